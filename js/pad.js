@@ -1,0 +1,82 @@
+// The drawing pad: ink is drawn here on the main thread for latency; Python only ever sees a
+// snapshot of the ink (its alpha channel) when it is asked to predict.
+
+const INK_WIDTH_FRACTION = 0.075; // of the pad's width: about an MNIST pen stroke after scaling
+
+export function setupPad(canvas, clearButton, onStroke) {
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  let drawing = false;
+  let last = null;
+  let hasInk = false;
+  let pending = false;
+
+  function point(event) {
+    const box = canvas.getBoundingClientRect();
+    return {
+      x: ((event.clientX - box.left) * canvas.width) / box.width,
+      y: ((event.clientY - box.top) * canvas.height) / box.height,
+    };
+  }
+
+  function stroke(from, to) {
+    ctx.strokeStyle = "#000";
+    ctx.fillStyle = "#000";
+    ctx.lineWidth = canvas.width * INK_WIDTH_FRACTION;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.beginPath();
+    ctx.moveTo(from.x, from.y);
+    ctx.lineTo(to.x, to.y);
+    ctx.stroke();
+    hasInk = true;
+  }
+
+  // Predict at most once per frame while the pen moves: Python answers in a few ms.
+  function requestPrediction() {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; onStroke(); });
+  }
+
+  canvas.style.touchAction = "none";
+  canvas.addEventListener("pointerdown", (event) => {
+    drawing = true;
+    canvas.setPointerCapture(event.pointerId);
+    last = point(event);
+    stroke(last, last);
+    requestPrediction();
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!drawing) return;
+    const next = point(event);
+    stroke(last, next);
+    last = next;
+    requestPrediction();
+  });
+  const end = () => {
+    if (!drawing) return;
+    drawing = false;
+    requestPrediction();
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+
+  function clear() {
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    hasInk = false;
+    onStroke();
+  }
+  clearButton.addEventListener("click", clear);
+
+  return {
+    clear,
+    hasInk: () => hasInk,
+    // The ink as alpha bytes, row-major, with the pad's size.
+    snapshot() {
+      const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      const alpha = new Uint8Array(canvas.width * canvas.height);
+      for (let i = 0; i < alpha.length; i++) alpha[i] = data[4 * i + 3];
+      return { width: canvas.width, height: canvas.height, alpha };
+    },
+  };
+}

@@ -1,0 +1,152 @@
+// The module worker: boots Pyodide from the site's own vendor/ folder, loads the digitlab
+// package, and relays typed messages between the page and Python (py/digitlab/app.py).
+// No model logic lives here.
+
+const PYODIDE_DIR = new URL("../vendor/__PYODIDE_DIR__/", import.meta.url).href;
+const PY_FILES = ["__PY_FILES__"]; // build.py writes the list of package files, content-hashed
+const DATA_URLS = {
+  sprite: new URL("../data/mnist_images.png", import.meta.url).href,
+  labels: new URL("../data/mnist_labels_uint8", import.meta.url).href,
+};
+
+let app = null; // the Python App object, once booted
+const pendingStops = [];
+
+// ---------------------------------------------------------------- boot progress
+
+function stageOf(url) {
+  if (url.includes("/data/")) return "data";
+  if (/numpy-[^/]*\.whl/.test(url)) return "numpy";
+  if (/pillow-[^/]*\.whl/.test(url)) return "pillow";
+  if (url.startsWith(PYODIDE_DIR)) return "runtime";
+  return null;
+}
+
+// Count bytes as they stream in, so the page can show each boot stage's progress.
+const nativeFetch = globalThis.fetch.bind(globalThis);
+globalThis.fetch = async (input, init) => {
+  const url = typeof input === "string" ? input : input.url;
+  const stage = stageOf(new URL(url, import.meta.url).href);
+  const response = await nativeFetch(input, init);
+  if (!stage || !response.body) return response;
+  const total = Number(response.headers.get("content-length")) || 0;
+  let loaded = 0;
+  const counter = new TransformStream({
+    transform(chunk, controller) {
+      loaded += chunk.byteLength;
+      postMessage({ type: "boot", stage, url, loaded, total });
+      controller.enqueue(chunk);
+    },
+  });
+  return new Response(response.body.pipeThrough(counter), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+};
+
+// Start the data download at once, so it overlaps the runtime's start; Python awaits it.
+function prefetch(url) {
+  return fetch(url).then(async (response) => ({
+    ok: response.ok,
+    status: response.status,
+    bytes: response.ok ? new Uint8Array(await response.arrayBuffer()) : null,
+  }));
+}
+const dataDownloads = { sprite: prefetch(DATA_URLS.sprite), labels: prefetch(DATA_URLS.labels) };
+// A failed download surfaces in Python's data stage, not as an unhandled rejection here.
+for (const download of Object.values(dataDownloads)) download.catch(() => {});
+
+// ---------------------------------------------------------------- Python side helpers
+
+// Yield to the event loop without timers, which browsers throttle in background tabs.
+function yieldNow() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}
+self.digitlabYield = yieldNow;
+self.digitlabPost = (json) => postMessage(JSON.parse(json));
+self.digitlabTakeStop = () => pendingStops.splice(0).length > 0;
+
+class StageError extends Error {
+  constructor(stage, code, message) {
+    super(message);
+    this.stage = stage;
+    this.code = code;
+  }
+}
+
+async function loadPackageFiles(pyodide) {
+  const base = new URL("../py/", import.meta.url).href;
+  const files = await Promise.all(PY_FILES.map(async (entry) => {
+    const response = await fetch(base + entry);
+    if (!response.ok) throw new StageError("runtime", "RUNTIME", `py/${entry.split("?")[0]}: HTTP ${response.status}`);
+    return [entry.split("?")[0], await response.text()];
+  }));
+  for (const [path, text] of files) {
+    const target = `/home/pyodide/${path}`;
+    pyodide.FS.mkdirTree(target.slice(0, target.lastIndexOf("/")));
+    pyodide.FS.writeFile(target, text);
+  }
+}
+
+async function boot(canvases, settings) {
+  let pyodide;
+  try {
+    const { loadPyodide } = await import(PYODIDE_DIR + "pyodide.mjs");
+    pyodide = await loadPyodide({ indexURL: PYODIDE_DIR, lockFileURL: PYODIDE_DIR + "pyodide-lock.json" });
+  } catch (error) {
+    throw new StageError("runtime", "RUNTIME", `pyodide.asm.wasm: ${error.message}`);
+  }
+  for (const name of ["numpy", "pillow"]) {
+    const errors = [];
+    await pyodide.loadPackage(name, { messageCallback: () => {}, errorCallback: (m) => errors.push(m) });
+    if (errors.length) {
+      throw new StageError(name, "RUNTIME", `${name}: ${errors.join(" ") || "failed to load"}`);
+    }
+    postMessage({ type: "boot", stage: name, done: true });
+  }
+  await loadPackageFiles(pyodide);
+  pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
+  const appModule = pyodide.pyimport("digitlab.app");
+  app = appModule.App.callKwargs({ canvases, settings: JSON.stringify(settings) });
+  const result = JSON.parse(await app.boot(dataDownloads.sprite, dataDownloads.labels));
+  if (!result.ok) throw new StageError(result.stage || "data", result.code, result.message);
+  return result.value;
+}
+
+// ---------------------------------------------------------------- messages
+
+self.onmessage = async (event) => {
+  const message = event.data;
+  if (message.type === "stop") {
+    pendingStops.push(true);
+    return;
+  }
+  if (message.type === "init") {
+    try {
+      const value = await boot(message.canvases, message.settings);
+      postMessage({ type: "ready", value });
+    } catch (error) {
+      postMessage({
+        type: "boot-error",
+        stage: error.stage || "runtime",
+        code: error.code || "RUNTIME",
+        message: error.message,
+      });
+    }
+    return;
+  }
+  if (message.type === "call") {
+    let reply;
+    try {
+      reply = JSON.parse(await app.call(message.method, JSON.stringify(message.args ?? null), message.bytes ?? null));
+    } catch (error) {
+      reply = { ok: false, code: "RUNTIME", message: String(error.message || error) };
+    }
+    postMessage({ type: "result", id: message.id, ...reply }, reply.bytes ? [reply.bytes.buffer] : []);
+  }
+};
