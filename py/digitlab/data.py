@@ -1,0 +1,194 @@
+"""MNIST sprite + labels -> uint8 images, the CONTRACT split, seeded batches.
+
+Rows are images in file order: the last 10000 are the test set, the first 55000 the training
+portion; validation is the end of the training portion, the training set its start. Images stay
+uint8 and are normalised to float32 in [0, 1] one batch at a time.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+SPRITE_FILE = "mnist_images.png"
+LABELS_FILE = "mnist_labels_uint8"
+NUM_IMAGES = 65000
+NUM_TEST = 10000
+NUM_TRAIN_PORTION = NUM_IMAGES - NUM_TEST  # 55000
+IMAGE_SIZE = 784
+IMAGE_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+NUM_EXAMPLES = 20
+
+
+def normalize(images: np.ndarray, shape: tuple[int, ...] = IMAGE_SHAPE) -> np.ndarray:
+    """uint8 0..255 -> float32 0..1 (floats pass through), reshaped to [N, *shape]."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        images = images.astype(np.float32) / np.float32(255)
+    elif not np.issubdtype(images.dtype, np.floating):
+        images = images.astype(np.float32)
+    return images.reshape(-1, *shape)
+
+
+def one_hot(labels: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """Int labels [N] -> one-hot [N,10]."""
+    return np.eye(NUM_CLASSES, dtype=dtype)[np.asarray(labels, dtype=np.intp)]
+
+
+def decode_labels(raw: bytes) -> np.ndarray:
+    """65000 x 10 one-hot uint8 bytes -> int labels [65000]; ValueError names the problem."""
+    expected = NUM_IMAGES * NUM_CLASSES
+    if len(raw) != expected:
+        raise ValueError(
+            f"{LABELS_FILE}: expected {expected} bytes ({NUM_IMAGES} x {NUM_CLASSES} one-hot), "
+            f"got {len(raw)}"
+        )
+    table = np.frombuffer(raw, dtype=np.uint8).reshape(NUM_IMAGES, NUM_CLASSES)
+    bad = np.flatnonzero((table > 1).any(axis=1) | (table.sum(axis=1, dtype=np.intp) != 1))
+    if bad.size:
+        raise ValueError(
+            f"{LABELS_FILE}: row {int(bad[0])} is not one-hot (values {table[bad[0]].tolist()}); "
+            f"{bad.size} bad rows in all"
+        )
+    return table.argmax(axis=1).astype(np.uint8)
+
+
+def decode_sprite(png: bytes) -> np.ndarray:
+    """The 784 x 65000 grayscale PNG -> uint8 [65000, 784]; ValueError names the problem."""
+    from PIL import Image
+
+    if not png:
+        raise ValueError(f"{SPRITE_FILE}: the file is empty")
+    try:
+        image = Image.open(io.BytesIO(png))
+        mode, size = image.mode, image.size
+        if mode == "L" and size == (IMAGE_SIZE, NUM_IMAGES):
+            image.load()
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, bomb errors...
+        raise ValueError(f"{SPRITE_FILE}: not a readable PNG image ({e})") from None
+    if mode != "L":
+        raise ValueError(f"{SPRITE_FILE}: expected 8-bit grayscale (mode L), got mode {mode}")
+    if size != (IMAGE_SIZE, NUM_IMAGES):
+        raise ValueError(
+            f"{SPRITE_FILE}: expected {IMAGE_SIZE} x {NUM_IMAGES} pixels "
+            f"(width x height), got {size[0]} x {size[1]}"
+        )
+    return np.asarray(image, dtype=np.uint8).reshape(NUM_IMAGES, IMAGE_SIZE)
+
+
+class MnistData:
+    """The 65000 MNIST images and labels with the CONTRACT split and seeded batch orders."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        train_size: int = 5500,
+        validation_size: int = 1000,
+        seed: int = 0,
+    ) -> None:
+        self.images = images  # uint8 [65000, 784]
+        self.labels = labels.astype(np.intp)  # int [65000]
+        self.split(train_size, validation_size, seed)
+
+    @classmethod
+    def from_bytes(cls, sprite_png: bytes, labels: bytes, **split) -> MnistData:
+        """From the raw file contents (the browser fetches them as bytes)."""
+        label_values = decode_labels(bytes(labels))
+        return cls(decode_sprite(bytes(sprite_png)), label_values, **split)
+
+    @classmethod
+    def from_files(cls, sprite_path: str | Path, labels_path: str | Path, **split) -> MnistData:
+        sprite, labels = Path(sprite_path).read_bytes(), Path(labels_path).read_bytes()
+        return cls.from_bytes(sprite, labels, **split)
+
+    @classmethod
+    def from_dir(cls, directory: str | Path, **split) -> MnistData:
+        """From a folder holding mnist_images.png and mnist_labels_uint8."""
+        directory = Path(directory)
+        return cls.from_files(directory / SPRITE_FILE, directory / LABELS_FILE, **split)
+
+    def split(self, train_size: int = 5500, validation_size: int = 1000, seed: int = 0) -> None:
+        """Choose the training/validation sizes and the seed; resets both batch orders."""
+        for field, value in (("trainSize", train_size), ("validationSize", validation_size)):
+            if not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"{field} must be a non-negative integer, got {value!r}")
+        if train_size < 1 or train_size + validation_size > NUM_TRAIN_PORTION:
+            raise ValueError(
+                f"trainSize ({train_size}) must be >= 1 and trainSize + validationSize "
+                f"({validation_size}) at most {NUM_TRAIN_PORTION}"
+            )
+        self.train_size, self.validation_size = int(train_size), int(validation_size)
+        self.seed = seed
+        self._train_rng = np.random.default_rng([seed, 1])
+        self._test_rng = np.random.default_rng([seed, 2])
+        self._train_order, self._train_pos = self._train_rng.permutation(self.train_size), 0
+        self._test_order, self._test_pos = self._test_rng.permutation(NUM_TEST), 0
+
+    # ---- whole splits: uint8 views + int labels -----------------------------------------
+    def train_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first train_size images of the training portion: (uint8 [n,784], labels [n])."""
+        return self.images[: self.train_size], self.labels[: self.train_size]
+
+    def validation_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last validation_size images of the training portion (never trained on)."""
+        start = NUM_TRAIN_PORTION - self.validation_size
+        return self.images[start:NUM_TRAIN_PORTION], self.labels[start:NUM_TRAIN_PORTION]
+
+    def test_set(self, size: int = NUM_TEST) -> tuple[np.ndarray, np.ndarray]:
+        """The first `size` test images in file order (rows 55000...)."""
+        if not 0 <= size <= NUM_TEST:
+            raise ValueError(f"size must be between 0 and {NUM_TEST}, got {size}")
+        end = NUM_TRAIN_PORTION + size
+        return self.images[NUM_TRAIN_PORTION:end], self.labels[NUM_TRAIN_PORTION:end]
+
+    def test_image(self, i: int) -> tuple[np.ndarray, int]:
+        """Test image i in file order: (uint8 [784], label)."""
+        if not 0 <= i < NUM_TEST:
+            raise ValueError(f"test image index must be between 0 and {NUM_TEST - 1}, got {i}")
+        return self.images[NUM_TRAIN_PORTION + i], int(self.labels[NUM_TRAIN_PORTION + i])
+
+    def examples(self, count: int = NUM_EXAMPLES) -> tuple[np.ndarray, np.ndarray]:
+        """The example panel, the first test images in file order: (sprite row indices [count],
+        labels [count]); the pixels are self.images[indices]."""
+        index = np.arange(NUM_TRAIN_PORTION, NUM_TRAIN_PORTION + count)
+        return index, self.labels[index]
+
+    # ---- seeded batches (float32 images [n,28,28,1], one-hot float32 [n,10]) -------------
+    def next_train_batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next n training images in a seeded shuffled order, reshuffled when used up."""
+        index, self._train_order, self._train_pos = _take(
+            self._train_order, self._train_pos, n, self._train_rng
+        )
+        return normalize(self.images[index]), one_hot(self.labels[index])
+
+    def next_test_batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next n test images in a seeded shuffled order (like the codelab)."""
+        index, self._test_order, self._test_pos = _take(
+            self._test_order, self._test_pos, n, self._test_rng
+        )
+        index = index + NUM_TRAIN_PORTION
+        return normalize(self.images[index]), one_hot(self.labels[index])
+
+    # ---- counts ------------------------------------------------------------------------
+    def class_counts(self, which: str = "train") -> np.ndarray:
+        """Images per class [10] in 'train', 'validation', 'test' or 'all'."""
+        sets = {"train": self.train_set, "validation": self.validation_set, "test": self.test_set}
+        labels = self.labels if which == "all" else sets[which]()[1]
+        return np.bincount(labels.astype(np.intp), minlength=NUM_CLASSES)
+
+
+def _take(order: np.ndarray, pos: int, n: int, rng: np.random.Generator):
+    """n indices from a cyclic order starting at pos, drawing a fresh permutation at the end."""
+    parts, size = [], len(order)
+    while n > 0:
+        if pos == size:
+            order, pos = rng.permutation(size), 0
+        step = min(n, size - pos)
+        parts.append(order[pos : pos + step])
+        pos, n = pos + step, n - step
+    index = np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
+    return index, order, pos

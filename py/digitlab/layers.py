@@ -1,0 +1,459 @@
+"""CS231n-style layers: forward(x, training) caches what backward(dout) needs.
+
+Images are NHWC. Every layer exposes `params` and `grads` (dicts of arrays, same keys), a
+`name` (e.g. "conv2d_1", used as the key prefix in the weights file) and `config()` (its entry
+in the model spec, with tfjs config keys). Layers compute in the dtype of their input, so a
+float64 input with float64 params gives float64 gradients (used by the gradient checks).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .gemm import gemm
+
+IM2COL_BUDGET_BYTES = 64 * 1024 * 1024
+# tfjs/Keras truncated-normal correction: stddev of a unit normal truncated at +-2 stddev.
+TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
+
+
+def variance_scaling(shape: tuple[int, ...], fan_in: int, rng: np.random.Generator) -> np.ndarray:
+    """tfjs varianceScaling(scale=1, mode=fanIn, distribution=normal): truncated at 2 stddev."""
+    stddev = math.sqrt(1.0 / max(1, fan_in)) / TRUNCATED_NORMAL_STDDEV
+    z = rng.standard_normal(shape)
+    outside = np.abs(z) > 2.0
+    while outside.any():  # redraw, as tf.truncatedNormal does; converges in a few rounds
+        z[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(z) > 2.0
+    return (z * stddev).astype(np.float32)
+
+
+def weight_grad(inputs: np.ndarray, dout: np.ndarray) -> np.ndarray:
+    """inputs.T @ dout, [m,k] x [m,n] -> [k,n], transposing whichever operand is smaller."""
+    if inputs.shape[1] > dout.shape[1]:
+        return gemm(dout, inputs, trans_a=True).T
+    return gemm(inputs, dout, trans_a=True)
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
+    """tfjs 'same': output ceil(size/stride); returns (output, pad_before, pad_after)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def window_geometry(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int, int]:
+    """(output size, pad before, pad after) along one spatial axis."""
+    if padding == "same":
+        return same_padding(size, kernel, stride)
+    return (size - kernel) // stride + 1, 0, 0
+
+
+def pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    if isinstance(value, int | np.integer):
+        return int(value), int(value)
+    h, w = value
+    return int(h), int(w)
+
+
+class Layer:
+    """Base: a layer without parameters that passes shapes through."""
+
+    kind = "layer"  # the model-spec "type"
+    type_name = "Layer"  # the summary's type column, as tfjs prints it
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+        """Create parameters for `input_shape` (no batch axis); return the output shape."""
+        self.input_shape = tuple(input_shape)
+        return self.output_shape(input_shape)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(input_shape)
+
+    def flops(self, input_shape: tuple[int, ...]) -> int:
+        """Forward FLOPs per image (multiply + add = 2); only the matrix products count."""
+        return 0
+
+    def param_count(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def config(self) -> dict:
+        return {"type": self.kind}
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Conv2D(Layer):
+    """2-D convolution via im2col + one gemm. x [N,H,W,C] -> [N,Ho,Wo,filters]; kernel [kh,kw,C,F].
+
+    Batches whose im2col buffer would exceed `IM2COL_BUDGET_BYTES` are processed in chunks; then
+    backward rebuilds each chunk's columns instead of keeping them all.
+    """
+
+    kind = "conv2d"
+    type_name = "Conv2D"
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int] = 5,
+        strides: int | tuple[int, int] = 1,
+        padding: str = "valid",
+        activation: str | None = None,
+        needs_input_grad: bool = True,
+        name: str = "",
+    ) -> None:
+        super().__init__(name)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+        if activation not in (None, "linear", "relu"):
+            raise ValueError(f"conv2d activation must be 'relu' or 'linear', got {activation!r}")
+        self.filters = int(filters)
+        self.kernel_size = pair(kernel_size)
+        self.strides = pair(strides)
+        self.padding = padding
+        self.activation = None if activation == "linear" else activation
+        self.needs_input_grad = needs_input_grad
+
+    def output_shape(self, input_shape):
+        h, w, _ = input_shape
+        oh = window_geometry(h, self.kernel_size[0], self.strides[0], self.padding)[0]
+        ow = window_geometry(w, self.kernel_size[1], self.strides[1], self.padding)[0]
+        return (oh, ow, self.filters)
+
+    def build(self, input_shape, rng):
+        kh, kw = self.kernel_size
+        channels = input_shape[2]
+        fan_in = kh * kw * channels
+        self.params = {
+            "kernel": variance_scaling((kh, kw, channels, self.filters), fan_in, rng),
+            "bias": np.zeros(self.filters, dtype=np.float32),
+        }
+        return super().build(input_shape, rng)
+
+    def flops(self, input_shape):
+        oh, ow, f = self.output_shape(input_shape)
+        kh, kw = self.kernel_size
+        return 2 * oh * ow * f * kh * kw * input_shape[2]
+
+    def config(self):
+        return {
+            "type": self.kind,
+            "filters": self.filters,
+            "kernelSize": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "activation": self.activation or "linear",
+        }
+
+    def _pad(self, x: np.ndarray) -> np.ndarray:
+        if self.padding == "valid":
+            return x
+        _, h, w, _ = x.shape
+        _, top, bottom = same_padding(h, self.kernel_size[0], self.strides[0])
+        _, left, right = same_padding(w, self.kernel_size[1], self.strides[1])
+        if top == bottom == left == right == 0:
+            return x
+        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+
+    def _im2col(self, xp: np.ndarray) -> np.ndarray:
+        """[n,Hp,Wp,C] -> [n*Ho*Wo, kh*kw*C], column order (kh, kw, C) to match the kernel."""
+        n, hp, wp, c = xp.shape
+        kh, kw = self.kernel_size
+        sh, sw = self.strides
+        oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+        bn, bh, bw, bc = xp.strides
+        windows = as_strided(
+            xp, (n, oh, ow, kh, kw, c), (bn, bh * sh, bw * sw, bh, bw, bc), writeable=False
+        )
+        return windows.reshape(n * oh * ow, kh * kw * c)  # the one copy
+
+    def _col2im_add(self, dcols: np.ndarray, dxp: np.ndarray) -> None:
+        """Scatter-add column gradients back into the padded input gradient `dxp` (in place)."""
+        n, hp, wp, c = dxp.shape
+        kh, kw = self.kernel_size
+        sh, sw = self.strides
+        oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+        d6 = dcols.reshape(n, oh, ow, kh, kw, c)
+        # kh*kw vectorised adds; overlapping windows rule out one fancy-indexed scatter.
+        for i in range(kh):
+            for j in range(kw):
+                dxp[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += d6[
+                    :, :, :, i, j
+                ]
+
+    def _chunk(self, xp: np.ndarray) -> int:
+        """Images per im2col chunk, so the column buffer stays within the budget."""
+        _, hp, wp, c = xp.shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+        per_image = oh * ow * kh * kw * c * xp.itemsize
+        return max(1, IM2COL_BUDGET_BYTES // per_image)
+
+    def forward(self, x, training=False):
+        kernel = self.params["kernel"]
+        w = kernel.reshape(-1, self.filters)
+        xp = self._pad(x)
+        n = x.shape[0]
+        oh, ow, f = self.output_shape(x.shape[1:])
+        out = np.empty((n, oh, ow, f), dtype=np.result_type(x.dtype, w.dtype))
+        chunk = self._chunk(xp)
+        cols = None
+        for start in range(0, n, chunk):
+            cols = self._im2col(xp[start : start + chunk])
+            gemm(cols, w, out=out[start : start + chunk].reshape(-1, f))
+        out += self.params["bias"]
+        if self.activation == "relu":
+            np.maximum(out, 0, out=out)
+        if training:
+            self._xp, self._out, self._x_shape = xp, out, x.shape
+            self._cols = cols if chunk >= n else None
+        return out
+
+    def backward(self, dout):
+        if self.activation == "relu":
+            dout = dout * (self._out > 0)
+        xp, n, f = self._xp, dout.shape[0], self.filters
+        w = self.params["kernel"].reshape(-1, f)
+        chunk = self._chunk(xp)
+        dw = np.zeros(w.shape, dtype=np.result_type(dout.dtype, w.dtype))
+        dxp = np.zeros(xp.shape, dtype=dw.dtype) if self.needs_input_grad else None
+        for start in range(0, n, chunk):
+            part = xp[start : start + chunk]
+            cols = self._cols if self._cols is not None else self._im2col(part)
+            d = dout[start : start + chunk].reshape(-1, f)
+            dw += weight_grad(cols, d)
+            if dxp is not None:
+                self._col2im_add(gemm(d, w, trans_b=True), dxp[start : start + chunk])
+        self.grads = {
+            "kernel": dw.reshape(self.params["kernel"].shape),
+            "bias": dout.sum(axis=(0, 1, 2)),
+        }
+        self._cols = None  # free the big buffer early
+        if dxp is None:
+            return None
+        _, h, wd, _ = self._x_shape
+        top = (dxp.shape[1] - h) // 2 if self.padding == "same" else 0
+        left = (dxp.shape[2] - wd) // 2 if self.padding == "same" else 0
+        return dxp[:, top : top + h, left : left + wd]
+
+
+class MaxPool2D(Layer):
+    """Max pooling. x [N,H,W,C] -> [N,Ho,Wo,C].
+
+    Ties: the gradient goes to exactly one element per window, the first maximum in row-major
+    window order (as argmax picks it), so the gradient sums match the output's.
+    """
+
+    kind = "maxPooling2d"
+    type_name = "MaxPooling2D"
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int] = 2,
+        strides: int | tuple[int, int] | None = None,
+        padding: str = "valid",
+        name: str = "",
+    ) -> None:
+        super().__init__(name)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+        self.pool_size = pair(pool_size)
+        self.strides = pair(strides) if strides is not None else self.pool_size
+        self.padding = padding
+
+    def _geometry(self, h: int, w: int):
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        return (
+            window_geometry(h, ph, sh, self.padding),
+            window_geometry(w, pw, sw, self.padding),
+        )
+
+    def output_shape(self, input_shape):
+        h, w, c = input_shape
+        (oh, _, _), (ow, _, _) = self._geometry(h, w)
+        return (oh, ow, c)
+
+    def config(self):
+        return {
+            "type": self.kind,
+            "poolSize": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+        }
+
+    @property
+    def _tiles(self) -> bool:
+        return self.pool_size == self.strides
+
+    def _windows(self, xp: np.ndarray, oh: int, ow: int) -> np.ndarray:
+        """[n,Hp,Wp,C] -> [n,Ho,Wo,C,ph*pw] (a copy), window elements in row-major order."""
+        n, _, _, c = xp.shape
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        if self._tiles:  # non-overlapping: pure reshape-tiling
+            tiles = xp[:, : oh * ph, : ow * pw].reshape(n, oh, ph, ow, pw, c)
+            return tiles.transpose(0, 1, 3, 5, 2, 4).reshape(n, oh, ow, c, ph * pw)
+        bn, bh, bw, bc = xp.strides
+        windows = as_strided(
+            xp, (n, oh, ow, c, ph, pw), (bn, bh * sh, bw * sw, bc, bh, bw), writeable=False
+        )
+        return windows.reshape(n, oh, ow, c, ph * pw)
+
+    def forward(self, x, training=False):
+        n, h, w, c = x.shape
+        (oh, top, bottom), (ow, left, right) = self._geometry(h, w)
+        xp = x
+        if top or bottom or left or right:
+            pad = ((0, 0), (top, bottom), (left, right), (0, 0))
+            xp = np.pad(x, pad, constant_values=-np.inf)
+        windows = self._windows(xp, oh, ow)
+        argmax = windows.argmax(axis=-1)  # first maximum wins ties
+        out = np.take_along_axis(windows, argmax[..., None], axis=-1)[..., 0]
+        if training:
+            self._argmax, self._xp_shape, self._x_shape = argmax, xp.shape, x.shape
+            self._offsets = (top, left)
+        return out
+
+    def backward(self, dout):
+        n, oh, ow, c = dout.shape
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        k = ph * pw
+        dwin = (self._argmax[..., None] == np.arange(k)) * dout[..., None]
+        d6 = dwin.reshape(n, oh, ow, c, ph, pw)
+        dxp = np.zeros(self._xp_shape, dtype=dout.dtype)
+        if self._tiles:
+            dxp[:, : oh * ph, : ow * pw] = d6.transpose(0, 1, 4, 2, 5, 3).reshape(
+                n, oh * ph, ow * pw, c
+            )
+        else:  # overlapping windows: one add per pool offset
+            for i in range(ph):
+                for j in range(pw):
+                    dxp[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += d6[
+                        ..., i, j
+                    ]
+        _, h, w, _ = self._x_shape
+        top, left = self._offsets
+        return dxp[:, top : top + h, left : left + w]
+
+
+class Flatten(Layer):
+    """[N, ...] -> [N, prod(...)] in C order (h, w, c), the same order as tfjs."""
+
+    kind = "flatten"
+    type_name = "Flatten"
+
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training=False):
+        self._x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._x_shape)
+
+
+class Dense(Layer):
+    """Fully connected. x [N,in] -> [N,units]; kernel [in,units].
+
+    activation 'softmax' is recorded for the spec, but forward returns the logits: the model
+    applies softmax (predict) or fuses it with the cross-entropy (training).
+    """
+
+    kind = "dense"
+    type_name = "Dense"
+
+    def __init__(self, units: int, activation: str | None = None, name: str = "") -> None:
+        super().__init__(name)
+        if activation not in (None, "linear", "relu", "softmax"):
+            raise ValueError(f"dense activation must be relu/softmax/linear, got {activation!r}")
+        self.units = int(units)
+        self.activation = None if activation == "linear" else activation
+
+    def output_shape(self, input_shape):
+        return (self.units,)
+
+    def build(self, input_shape, rng):
+        fan_in = input_shape[-1]
+        self.params = {
+            "kernel": variance_scaling((fan_in, self.units), fan_in, rng),
+            "bias": np.zeros(self.units, dtype=np.float32),
+        }
+        return super().build(input_shape, rng)
+
+    def flops(self, input_shape):
+        return 2 * input_shape[-1] * self.units
+
+    def config(self):
+        return {"type": self.kind, "units": self.units, "activation": self.activation or "linear"}
+
+    def forward(self, x, training=False):
+        out = gemm(x, self.params["kernel"])
+        out += self.params["bias"]
+        if self.activation == "relu":
+            np.maximum(out, 0, out=out)
+        if training:
+            self._x, self._out = x, out
+        return out
+
+    def backward(self, dout):
+        if self.activation == "relu":
+            dout = dout * (self._out > 0)
+        self.grads = {"kernel": weight_grad(self._x, dout), "bias": dout.sum(axis=0)}
+        return gemm(dout, self.params["kernel"], trans_b=True)
+
+
+class ReLU(Layer):
+    """max(x, 0), any shape."""
+
+    kind = "relu"
+    type_name = "ReLU"
+
+    def forward(self, x, training=False):
+        out = np.maximum(x, 0)
+        if training:
+            self._mask = x > 0
+        return out
+
+    def backward(self, dout):
+        return dout * self._mask
+
+
+class Dropout(Layer):
+    """Inverted dropout, any shape: training zeroes a `rate` fraction and scales by 1/(1-rate)."""
+
+    kind = "dropout"
+    type_name = "Dropout"
+
+    def __init__(self, rate: float, seed: int = 0, name: str = "") -> None:
+        super().__init__(name)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.rng = np.random.default_rng(seed)
+
+    def config(self):
+        return {"type": self.kind, "rate": self.rate}
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+        self._mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.rate))
+        return x * self._mask
+
+    def backward(self, dout):
+        return dout if self._mask is None else dout * self._mask

@@ -1,0 +1,298 @@
+"""Sequential: forward/backward through layers, step-wise training, evaluate, predict."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from .data import NUM_CLASSES, normalize, one_hot
+from .layers import Conv2D, Layer
+from .losses import cross_entropy_per_example, softmax, softmax_cross_entropy
+from .optim import Adam, Optimizer
+
+_NAME_PREFIX = {
+    "conv2d": "conv2d",
+    "maxPooling2d": "max_pooling2d",
+    "flatten": "flatten",
+    "dense": "dense",
+    "dropout": "dropout",
+    "relu": "re_lu",
+}
+
+
+class TrainingDiverged(ValueError):
+    """A batch produced a NaN/inf loss or weights; the model was restored to before that batch."""
+
+
+class Sequential:
+    """A stack of layers on [N,28,28,1] images; the last layer's output is treated as logits."""
+
+    def __init__(
+        self,
+        layers: list[Layer],
+        input_shape: tuple[int, ...] = (28, 28, 1),
+        seed: int = 0,
+        name: str = "custom",
+    ) -> None:
+        self.layers = layers
+        self.input_shape = tuple(input_shape)
+        self.name = name
+        self.optimizer: Optimizer | None = None
+        rng = np.random.default_rng(seed)
+        counters: dict[str, int] = {}
+        shape = self.input_shape
+        self.output_shapes: list[tuple[int, ...]] = []
+        for layer in layers:
+            if not layer.name:
+                prefix = _NAME_PREFIX.get(layer.kind, layer.kind)
+                counters[prefix] = counters.get(prefix, 0) + 1
+                layer.name = f"{prefix}_{counters[prefix]}"
+            shape = layer.build(shape, rng)
+            self.output_shapes.append(shape)
+
+    # ---- description -------------------------------------------------------------------
+    def spec(self) -> list[dict]:
+        """The layer list (CONTRACT model-spec JSON) that rebuilds this architecture."""
+        return [layer.config() for layer in self.layers]
+
+    def spec_json(self) -> str:
+        return json.dumps(self.spec())
+
+    def param_count(self) -> int:
+        return sum(layer.param_count() for layer in self.layers)
+
+    def flops_per_image(self) -> int:
+        shapes = [self.input_shape, *self.output_shapes[:-1]]
+        return sum(layer.flops(shape) for layer, shape in zip(self.layers, shapes, strict=True))
+
+    def summary(self) -> dict:
+        """{"layers": [{"name", "type", "output_shape", "params"}], "total_params", "flops"}"""
+        rows = [
+            {
+                "name": layer.name,
+                "type": layer.type_name,
+                "output_shape": [None, *shape],
+                "params": layer.param_count(),
+            }
+            for layer, shape in zip(self.layers, self.output_shapes, strict=True)
+        ]
+        return {"layers": rows, "total_params": self.param_count(), "flops": self.flops_per_image()}
+
+    def summary_text(self) -> str:
+        """A tfjs-style summary table."""
+        rows = [("Layer (type)", "Output shape", "Param #")]
+        for row in self.summary()["layers"]:
+            shape = "[" + ",".join("null" if s is None else str(s) for s in row["output_shape"])
+            rows.append((f"{row['name']} ({row['type']})", shape + "]", str(row["params"])))
+        widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+        rule = "_" * sum(widths)
+        lines = [rule, "".join(c.ljust(w) for c, w in zip(rows[0], widths, strict=True))]
+        lines.append("=" * sum(widths))
+        lines += ["".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows[1:]]
+        lines += ["=" * sum(widths), f"Total params: {self.param_count()}", rule]
+        return "\n".join(lines)
+
+    # ---- parameters --------------------------------------------------------------------
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The live parameter arrays by "<layer name>/<param>" (updated in place by optimisers)."""
+        return {f"{l.name}/{k}": v for l in self.layers for k, v in l.params.items()}  # noqa: E741
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        return {f"{l.name}/{k}": v for l in self.layers for k, v in l.grads.items()}  # noqa: E741
+
+    def set_parameters(self, values: dict[str, np.ndarray]) -> None:
+        """Copy `values` (same keys and shapes as parameters()) into the live arrays."""
+        for key, param in self.parameters().items():
+            param[...] = values[key]
+
+    def first_conv_kernels(self) -> np.ndarray | None:
+        """The first Conv2D's kernel [kh, kw, in, filters], or None without a conv layer."""
+        conv = next((layer for layer in self.layers if isinstance(layer, Conv2D)), None)
+        return None if conv is None else conv.params["kernel"]
+
+    # ---- passes ------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Float images [N,28,28,1] -> logits [N,10]."""
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, dlogits: np.ndarray) -> None:
+        for layer in reversed(self.layers):
+            dlogits = layer.backward(dlogits)
+            if dlogits is None:  # a first conv layer that skips its input gradient
+                break
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Images (uint8 0..255 or float 0..1; [N,784] or [N,28,28,1]) -> probabilities [N,10]."""
+        n = len(x)
+        out = np.empty((n, NUM_CLASSES), dtype=np.float32)
+        for start in range(0, n, batch_size):
+            logits = self.forward(self._images(x[start : start + batch_size]))
+            out[start : start + batch_size] = softmax(logits)
+        return out
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy over (x, y); y int labels [N] or one-hot [N,10]."""
+        labels = _labels(y)
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(x), batch_size):
+            logits = self.forward(self._images(x[start : start + batch_size]))
+            batch_labels = labels[start : start + batch_size]
+            loss_sum += float(cross_entropy_per_example(logits, batch_labels).sum())
+            correct += int((logits.argmax(axis=1) == batch_labels).sum())
+        n = max(1, len(x))
+        return loss_sum / n, correct / n
+
+    def feature_maps(self, image: np.ndarray) -> list[dict]:
+        """Each layer's output for one image: [{"name", "type", "output"}], batch axis dropped.
+
+        The last entry holds probabilities (softmax applied), not logits.
+        """
+        x = self._images(np.asarray(image).reshape(1, -1))
+        maps = []
+        for layer in self.layers:
+            x = layer.forward(x)
+            maps.append({"name": layer.name, "type": layer.type_name, "output": x[0]})
+        maps[-1]["output"] = softmax(x)[0]
+        return maps
+
+    def _images(self, x: np.ndarray) -> np.ndarray:
+        return normalize(x, self.input_shape)
+
+    # ---- training ----------------------------------------------------------------------
+    def compile(self, optimizer: Optimizer) -> None:
+        """Use `optimizer` for training (its state persists across train_steps calls)."""
+        self.optimizer = optimizer
+
+    def train_batch(
+        self, x: np.ndarray, y_onehot: np.ndarray, where: str = ""
+    ) -> tuple[float, float]:
+        """One optimiser step on a normalised batch; returns the batch's (loss, accuracy).
+
+        On a non-finite loss or weights, restores weights and optimiser state and raises
+        TrainingDiverged.
+        """
+        optimizer = self.optimizer if self.optimizer is not None else Adam()
+        self.optimizer = optimizer
+        saved = ({k: v.copy() for k, v in self.parameters().items()}, optimizer.state())
+        logits = self.forward(x, training=True)
+        loss, dlogits = softmax_cross_entropy(logits, y_onehot)
+        finite = math.isfinite(loss)
+        if finite:
+            self.backward(dlogits)
+            optimizer.step(self.parameters(), self.gradients())
+            finite = all(np.isfinite(p).all() for p in self.parameters().values())
+        if not finite:
+            self.set_parameters(saved[0])
+            optimizer.load_state(saved[1])
+            raise TrainingDiverged(
+                f"training diverged at {where or 'this batch'}: the loss or weights became "
+                f"NaN/infinite (learning rate {optimizer.learning_rate:g}); weights were restored "
+                "to before that batch - try a lower learning rate"
+            )
+        acc = float((logits.argmax(axis=1) == y_onehot.argmax(axis=1)).mean())
+        return loss, acc
+
+    def train_steps(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int = 512,
+        epochs: int = 10,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        seed: int = 0,
+        shuffle: bool = True,
+    ) -> Iterator[dict]:
+        """Train step by step, yielding after every batch and at every epoch end.
+
+        Batch event: {"kind": "batch", "epoch", "epochs", "batch", "batches", "loss", "acc",
+        "size"}; epoch event: {"kind": "epoch", "epoch", "epochs", "loss", "acc", "val_loss",
+        "val_acc"} (val_* None without validation_data). epoch and batch count from 0. Weights
+        are consistent at every yield, so a caller may simply stop iterating.
+        """
+        n = len(x)
+        if n == 0 or batch_size < 1:
+            raise ValueError("training needs at least one image and batchSize >= 1")
+        labels = _labels(y)
+        batches = math.ceil(n / batch_size)
+        rng = np.random.default_rng(seed)
+        for epoch in range(epochs):
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            loss_sum = acc_sum = 0.0
+            for batch in range(batches):
+                index = order[batch * batch_size : (batch + 1) * batch_size]
+                xb = self._images(x[index])
+                yb = one_hot(labels[index], dtype=xb.dtype)
+                where = f"epoch {epoch + 1}, batch {batch + 1}"
+                loss, acc = self.train_batch(xb, yb, where)
+                loss_sum += loss * len(index)
+                acc_sum += acc * len(index)
+                yield {"kind": "batch", "epoch": epoch, "epochs": epochs, "batch": batch,
+                       "batches": batches, "loss": loss, "acc": acc,
+                       "size": len(index)}  # fmt: skip
+            val_loss = val_acc = None
+            if validation_data is not None and len(validation_data[0]):
+                val_loss, val_acc = self.evaluate(*validation_data)
+            yield {"kind": "epoch", "epoch": epoch, "epochs": epochs, "loss": loss_sum / n,
+                   "acc": acc_sum / n, "val_loss": val_loss, "val_acc": val_acc}  # fmt: skip
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int = 512,
+        epochs: int = 10,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        shuffle: bool = True,
+        callbacks: list[Callable[[dict], object]] | None = None,
+        seed: int = 0,
+    ) -> dict:
+        """Synchronous training; each callback gets every event. Returns the history
+        {"loss", "acc", "val_loss", "val_acc"} per epoch plus "batches": [{"loss", "acc"}]."""
+        history = new_history()
+        steps = self.train_steps(x, y, batch_size, epochs, validation_data, seed, shuffle)
+        for event in steps:
+            record(history, event)
+            for callback in callbacks or ():
+                callback(event)
+        return history
+
+    # ---- weights -----------------------------------------------------------------------
+    def save_weights(self, include_optimizer: bool = True) -> bytes:
+        from .weights import save
+
+        return save(self, self.optimizer if include_optimizer else None)
+
+    def load_weights_from(self, data: bytes) -> None:
+        """Adopt a weights file (its architecture, weights and optimiser state).
+
+        The file is fully validated first; on BadWeights this model is left unchanged.
+        """
+        from .weights import load
+
+        loaded, optimizer = load(data)
+        self.layers, self.output_shapes = loaded.layers, loaded.output_shapes
+        self.name, self.optimizer = loaded.name, optimizer
+
+
+def new_history() -> dict:
+    return {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "batches": []}
+
+
+def record(history: dict, event: dict) -> None:
+    """Add one train_steps event to a history dict."""
+    if event["kind"] == "batch":
+        history["batches"].append({"loss": event["loss"], "acc": event["acc"]})
+    else:
+        for key in ("loss", "acc", "val_loss", "val_acc"):
+            history[key].append(event[key])
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    """Int labels [N] from int labels or one-hot [N,10]."""
+    y = np.asarray(y)
+    return (y.argmax(axis=1) if y.ndim == 2 else y).astype(np.intp)
