@@ -142,7 +142,8 @@ function onReady(value) {
   state.phase = "ready";
   $("boot").hidden = true;
   setControlsEnabled(true);
-  renderSummary(value.summary);
+  renderSummary(value.restored || value.summary);
+  if (value.restored) $("continue-button").disabled = false;
   readyResolvers?.resolve(true);
   readyResolvers = null;
 }
@@ -154,8 +155,15 @@ function onWorkerMessage(message) {
     case "boot-error": return failBoot(message);
     case "progress": return showTrainingProgress(message);
     case "result": return settleCall(message);
+    case "alt": return setAltText(message);
     default: return undefined;
   }
+}
+
+// Screen-reader text for a canvas Python drew.
+function setAltText(message) {
+  const element = $(message.id);
+  if (element) element.textContent = message.text;
 }
 
 // ---------------------------------------------------------------- calls into Python
@@ -213,6 +221,7 @@ async function runTraining(config) {
   } finally {
     state.phase = "ready";
     setTrainingControls(false);
+    $("continue-button").disabled = false;
   }
 }
 
@@ -248,14 +257,15 @@ function renderSummary(summary) {
   const body = $("model-summary").querySelector("tbody");
   body.replaceChildren(...summary.layers.map((layer) => {
     const row = document.createElement("tr");
-    for (const value of [layer.name, `[${layer.shape.join(", ")}]`, layer.params.toLocaleString()]) {
+    const shape = `[${layer.output_shape.map((d) => (d === null ? "null" : d)).join(", ")}]`;
+    for (const value of [`${layer.name} (${layer.type})`, shape, layer.params.toLocaleString()]) {
       const cell = document.createElement("td");
       cell.textContent = value;
       row.append(cell);
     }
     return row;
   }));
-  $("summary-total").textContent = summary.total.toLocaleString();
+  $("summary-total").textContent = summary.total_params.toLocaleString();
 }
 
 // ---------------------------------------------------------------- window.digitlab
@@ -281,7 +291,12 @@ const digitlab = {
     return callWorker("predictPad", { width, height }, alpha);
   },
   saveWeights: () => callWorker("saveWeights"),
-  loadWeights: async (data) => callWorker("loadWeights", {}, asBytes(data)),
+  loadWeights: async (data) => {
+    const summary = await callWorker("loadWeights", {}, asBytes(data));
+    renderSummary(summary);
+    $("continue-button").disabled = false;
+    return summary;
+  },
   state: () => ({ ...state }),
   summary: (model) => callWorker("summary", { model }),
 };
@@ -322,8 +337,12 @@ function wireControls() {
     worker?.terminate();
     startWorker();
   });
-  $("lang").addEventListener("change", () => setLanguage($("lang").value));
+  $("lang").addEventListener("change", () => {
+    setLanguage($("lang").value);
+    if (state.phase === "ready") quietly(callWorker("setLanguage", { lang: $("lang").value }));
+  });
   pad = setupPad($("pad"), $("clear"), () => {
+    $("pad-hint").hidden = pad.hasInk();
     if (state.phase === "ready") quietly(digitlab.predictPad());
   });
 }

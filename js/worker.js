@@ -129,6 +129,7 @@ self.onmessage = async (event) => {
   if (message.type === "init") {
     try {
       const value = await boot(message.canvases, message.settings);
+      value.restored = await restoreModel();
       postMessage({ type: "ready", value });
     } catch (error) {
       postMessage({
@@ -141,12 +142,74 @@ self.onmessage = async (event) => {
     return;
   }
   if (message.type === "call") {
-    let reply;
-    try {
-      reply = JSON.parse(await app.call(message.method, JSON.stringify(message.args ?? null), message.bytes ?? null));
-    } catch (error) {
-      reply = { ok: false, code: "RUNTIME", message: String(error.message || error) };
-    }
+    const reply = await callPython(message.method, message.args, message.bytes);
     postMessage({ type: "result", id: message.id, ...reply }, reply.bytes ? [reply.bytes.buffer] : []);
+    if (reply.ok && PERSISTED_AFTER.has(message.method)) await persistModel();
   }
 };
+
+async function callPython(method, args, bytes) {
+  try {
+    const reply = JSON.parse(await app.call(method, JSON.stringify(args ?? null), bytes ?? null));
+    if (reply.ok && reply.bytes) {
+      const proxy = app.take_bytes();
+      reply.bytes = proxy instanceof Uint8Array ? proxy : proxy.toJs();
+    } else {
+      delete reply.bytes;
+    }
+    return reply;
+  } catch (error) {
+    return { ok: false, code: "INTERNAL", message: String(error.message || error) };
+  }
+}
+
+// ---------------------------------------------------------------- the last model, kept in IndexedDB
+
+// A GitHub Pages origin is shared by all of a user's projects: prefix what we store.
+const DB_NAME = "digitlab";
+const MODEL_KEY = "digitlab:last-model";
+const PERSISTED_AFTER = new Set(["train", "loadWeights"]);
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("models");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function dbRequest(mode, action) {
+  const db = await openDb();
+  try {
+    return await new Promise((resolve, reject) => {
+      const request = action(db.transaction("models", mode).objectStore("models"));
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+async function persistModel() {
+  try {
+    const reply = await callPython("saveWeights");
+    if (reply.ok) await dbRequest("readwrite", (store) => store.put(reply.bytes, MODEL_KEY));
+  } catch (error) {
+    console.warn("could not keep the model in IndexedDB:", error); // private mode, quota
+  }
+}
+
+async function restoreModel() {
+  let bytes;
+  try {
+    bytes = await dbRequest("readonly", (store) => store.get(MODEL_KEY));
+  } catch {
+    return null;
+  }
+  if (!bytes) return null;
+  const reply = await callPython("loadWeights", {}, bytes);
+  if (!reply.ok) await dbRequest("readwrite", (store) => store.delete(MODEL_KEY)).catch(() => {});
+  return reply.ok ? reply.value : null;
+}

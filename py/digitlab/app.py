@@ -1,16 +1,36 @@
 """The browser controller: runs in the Pyodide worker, answers the page's calls, draws canvases.
 
-This and `canvas.py` are the only modules that touch the browser (`js`, `pyodide`); everything
-they call is the same code the CLI and the tests run under CPython.
+The page's steps, in the tutorial's order: data (boot, examples), model (summary), train,
+evaluate, try it (pad, filters), model files. This module and `canvas.py`/`views.py` are the only
+ones that touch the browser; the numeric work is the same code the CLI runs under CPython.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import time
 import traceback
 from typing import Any
 
-from digitlab.data import MnistData
+import numpy as np
+from js import digitlabPost, digitlabTakeStop, digitlabYield
+from pyodide.ffi import to_js
+
+from digitlab import metrics, views
+from digitlab.canvas import CanvasSet
+from digitlab.data import NUM_TEST, MnistData
+from digitlab.draw import mnist_preprocess
+from digitlab.model import Sequential, TrainingDiverged, new_history, record
+from digitlab.models import SpecError, build_model
+from digitlab.optim import make_optimizer
+from digitlab.weights import BadWeights
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "model": "tutorial", "trainSize": 5500, "validationSize": 1000, "epochs": 10,
+    "batchSize": 512, "learningRate": 0.001, "optimizer": "adam", "seed": 0, "continue": False,
+}  # fmt: skip
+CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
 
 
 class AppError(Exception):
@@ -22,32 +42,76 @@ class AppError(Exception):
         self.stage = stage
 
 
-async def bytes_of(download: Any, file_name: str, code: str) -> bytes:
-    """Await a download started by worker.js ({ok, status, bytes}) and return its bytes."""
+def post(message: dict) -> None:
+    digitlabPost(json.dumps(message))
+
+
+# ---------------------------------------------------------------- config checking
+
+def _integer(config: dict, field: str, low: int, high: int) -> int:
+    value = config[field]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise AppError("BAD_CONFIG", f"{field} must be a number, got {value!r}")
+    if value != int(value) or not low <= value <= high:
+        raise AppError("BAD_CONFIG", f"{field} must be a whole number from {low} to {high}, "
+                                     f"got {value!r}")
+    return int(value)
+
+
+def check_config(raw: dict) -> dict:
+    """The train() config with defaults filled in; BAD_CONFIG names the first bad field."""
+    if not isinstance(raw, dict):
+        raise AppError("BAD_CONFIG", "config must be an object")
+    unknown = sorted(set(raw) - set(DEFAULT_CONFIG))
+    if unknown:
+        raise AppError("BAD_CONFIG", f"unknown config field {unknown[0]!r}")
+    config = {**DEFAULT_CONFIG, **raw}
+    config["trainSize"] = _integer(config, "trainSize", 1, 55000)
+    config["validationSize"] = _integer(config, "validationSize", 0, 54999)
+    if config["trainSize"] + config["validationSize"] > 55000:
+        raise AppError("BAD_CONFIG", f"trainSize + validationSize must be at most 55000, got "
+                                     f"{config['trainSize']} + {config['validationSize']}")
+    config["epochs"] = _integer(config, "epochs", 1, 1000)
+    config["batchSize"] = _integer(config, "batchSize", 1, 8192)
+    config["seed"] = _integer(config, "seed", 0, 2**32 - 1)
+    rate = config["learningRate"]
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) \
+            or not 0 < rate <= 10:
+        raise AppError("BAD_CONFIG", f"learningRate must be a number above 0 and at most 10, "
+                                     f"got {rate!r}")
+    if config["optimizer"] not in ("adam", "sgd"):
+        raise AppError("BAD_CONFIG", f"optimizer must be 'adam' or 'sgd', got "
+                                     f"{config['optimizer']!r}")
+    if not isinstance(config["continue"], bool):
+        raise AppError("BAD_CONFIG", f"continue must be true or false, got {config['continue']!r}")
+    return config
+
+
+def model_from(spec: Any, seed: int = 0) -> Sequential:
     try:
-        result = await download
-    except Exception as error:  # a dropped connection rejects the fetch
-        raise AppError(code, f"{file_name}: the download failed ({error})", "data") from None
-    if not result.ok:
-        raise AppError(code, f"{file_name}: HTTP {result.status}", "data")
-    return result.bytes.to_bytes()
+        return build_model(spec, seed=seed)
+    except (SpecError, ValueError, TypeError) as error:
+        raise AppError("BAD_CONFIG", f"model: {error}") from None
 
 
-def data_error_code(message: str) -> str:
-    return "DATA_LABELS" if "mnist_labels_uint8" in message else "DATA_SPRITE"
-
+# ---------------------------------------------------------------- the app
 
 class App:
-    """One per worker. Public methods are the page's calls; each returns JSON-ready values."""
+    """One per worker. `call_<method>` answers the page's `window.digitlab.<method>`."""
 
     def __init__(self, canvases: Any, settings: str) -> None:
-        from digitlab.canvas import CanvasSet
-
         self.settings = json.loads(settings)
+        self.lang = self.settings.get("lang", "en")
         self.canvases = CanvasSet(canvases, dark=self.settings.get("dark", False))
         self.data: MnistData | None = None
+        self.model: Sequential | None = None
+        self.history: dict | None = None
+        self.evaluation: dict | None = None
+        self.pad_image: np.ndarray | None = None
+        self.outgoing: bytes | None = None
+        views.post_alt = post
 
-    # ------------------------------------------------------------ boot
+    # ------------------------------------------------------------ 1. data
 
     async def boot(self, sprite_download: Any, labels_download: Any) -> str:
         try:
@@ -56,9 +120,12 @@ class App:
             try:
                 self.data = MnistData.from_bytes(sprite, labels)
             except ValueError as error:
-                raise AppError(data_error_code(str(error)), str(error), "data") from None
-            self.draw_examples()
-            return json.dumps({"ok": True, "value": {"examples": self.examples()}})
+                code = "DATA_LABELS" if "mnist_labels_uint8" in str(error) else "DATA_SPRITE"
+                raise AppError(code, str(error), "data") from None
+            self.draw_data_step()
+            summary = self.call_summary({"model": "tutorial"}, None)
+            return json.dumps({"ok": True, "value": {"examples": self.examples(),
+                                                     "summary": summary}})
         except AppError as error:
             return json.dumps({"ok": False, "code": error.code, "stage": error.stage,
                                "message": str(error)})
@@ -66,6 +133,18 @@ class App:
             traceback.print_exc()
             return json.dumps({"ok": False, "code": "RUNTIME", "stage": "data",
                                "message": f"{type(error).__name__}: {error}"})
+
+    def examples(self) -> list[dict]:
+        """The example panel's digits, with where each is drawn on the canvas."""
+        indices, labels = self.data.examples()
+        layout = views.example_layout(len(indices))
+        return [{"index": int(i), "label": int(label), "x": layout.tile_origin(n)[0],
+                 "y": layout.tile_origin(n)[1], "scale": layout.scale}
+                for n, (i, label) in enumerate(zip(indices, labels, strict=True))]
+
+    def draw_data_step(self) -> None:
+        views.draw_examples(self.canvases, self.data, self.lang)
+        views.draw_class_balance(self.canvases, self.data, self.lang)
 
     # ------------------------------------------------------------ calls
 
@@ -79,7 +158,7 @@ class App:
             value = handler(args, payload)
             if hasattr(value, "__await__"):
                 value = await value
-            return json.dumps({"ok": True, "value": value})
+            return json.dumps({"ok": True, "value": value, "bytes": self.outgoing is not None})
         except AppError as error:
             return json.dumps({"ok": False, "code": error.code, "message": str(error)})
         except Exception as error:
@@ -87,16 +166,174 @@ class App:
             return json.dumps({"ok": False, "code": "INTERNAL",
                                "message": f"{type(error).__name__}: {error}"})
 
+    def take_bytes(self) -> Any:
+        """The bytes a call produced (weights), as a Uint8Array for the page."""
+        data, self.outgoing = self.outgoing, None
+        return to_js(data)
+
     def call_examples(self, args: dict, payload: Any) -> list[dict]:
         return self.examples()
 
-    # ------------------------------------------------------------ data step
+    def call_setLanguage(self, args: dict, payload: Any) -> None:
+        self.lang = args.get("lang", "en")
+        self.redraw()
 
-    def examples(self) -> list[dict]:
-        indices, labels = self.data.examples()
-        pairs = zip(indices, labels, strict=True)
-        return [{"index": int(i), "label": int(label)} for i, label in pairs]
+    def redraw(self) -> None:
+        self.draw_data_step()
+        if self.history:
+            views.draw_training(self.canvases, self.history, self.lang)
+        if self.evaluation:
+            self.draw_evaluation(self.evaluation["size"])
+        self.draw_pad_views()
 
-    def draw_examples(self) -> None:
-        indices, labels = self.data.examples()
-        self.canvases.digit_grid("examples", self.data.images[indices], labels)
+    # ------------------------------------------------------------ 2. model
+
+    def call_summary(self, args: dict, payload: Any) -> dict:
+        spec = args.get("model", "tutorial")
+        model = self.model if spec == "current" and self.model else model_from(spec)
+        return model.summary()
+
+    # ------------------------------------------------------------ 3. train
+
+    async def call_train(self, args: dict, payload: Any) -> dict:
+        config = check_config(args)
+        self.prepare_model(config)
+        self.data.split(config["trainSize"], config["validationSize"], config["seed"])
+        digitlabTakeStop()  # a Stop pressed before this run started is not for it
+        steps = self.model.train_steps(
+            *self.data.train_set(), batch_size=config["batchSize"], epochs=config["epochs"],
+            validation_data=self.data.validation_set(), seed=config["seed"])
+        self.history = history = new_history()
+        meter = views.ProgressMeter(config["trainSize"], config["epochs"])
+        last_draw = 0.0
+        try:
+            for event in steps:
+                record(history, event)
+                now = time.perf_counter()
+                if event["kind"] == "epoch" or now - last_draw > CHART_INTERVAL_S:
+                    views.draw_training(self.canvases, history, self.lang)
+                    last_draw = time.perf_counter()
+                post(meter.progress(event, history, self.lang))
+                await digitlabYield()  # lets the worker receive a Stop
+                if digitlabTakeStop():
+                    break
+        except TrainingDiverged as error:
+            raise AppError("DIVERGED", str(error)) from None
+        finally:
+            steps.close()
+            views.draw_training(self.canvases, history, self.lang)
+            self.draw_pad_views()
+        return history
+
+    def prepare_model(self, config: dict) -> None:
+        """A fresh model, or (continue) the current one with its optimiser state."""
+        if config["continue"] and self.model is not None:
+            if self.model.optimizer is None:
+                self.model.compile(make_optimizer(config["optimizer"], config["learningRate"]))
+            self.model.optimizer.learning_rate = config["learningRate"]
+            return
+        model = model_from(config["model"], seed=config["seed"])
+        model.compile(make_optimizer(config["optimizer"], config["learningRate"]))
+        self.model = model
+        self.evaluation = None
+
+    # ------------------------------------------------------------ 4. evaluate
+
+    def require_model(self) -> Sequential:
+        if self.model is None:
+            raise AppError("NO_MODEL", "train a model or load a weights file first")
+        return self.model
+
+    def call_evaluate(self, args: dict, payload: Any) -> dict:
+        size = args.get("size", NUM_TEST)
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= NUM_TEST:
+            raise AppError("BAD_CONFIG", f"size must be a whole number from 1 to {NUM_TEST}, "
+                                         f"got {size!r}")
+        self.require_model()
+        self.draw_evaluation(size)
+        result = self.evaluation
+        return {"accuracy": result["accuracy"], "perClass": result["perClass"],
+                "counts": result["counts"], "confusion": result["confusion"],
+                "predictions": result["predictions"]}
+
+    def draw_evaluation(self, size: int) -> None:
+        images, labels = self.data.test_set(size)
+        if self.evaluation is None or self.evaluation["size"] != size:
+            probabilities = self.model.predict(images)
+            predicted = probabilities.argmax(axis=1)
+            per_class, counts = metrics.per_class_accuracy(labels, predicted)
+            self.evaluation = {
+                "size": size, "probabilities": probabilities,
+                "accuracy": metrics.accuracy(labels, predicted),
+                "perClass": [float(v) for v in per_class], "counts": [int(c) for c in counts],
+                "confusion": metrics.confusion_matrix(labels, predicted).tolist(),
+                "predictions": [int(p) for p in predicted],
+            }
+        views.draw_evaluation(self.canvases, images, labels, self.evaluation, self.lang)
+
+    def call_predict(self, args: dict, payload: Any) -> list[float]:
+        pixels = np.asarray(args.get("pixels", []), dtype=np.float32)
+        if pixels.shape != (784,) or not np.isfinite(pixels).all():
+            raise AppError("BAD_CONFIG", "pixels must be 784 finite numbers in [0, 1]")
+        model = self.require_model()
+        return [float(p) for p in model.predict(np.clip(pixels, 0, 1).reshape(1, 784))[0]]
+
+    def call_testImage(self, args: dict, payload: Any) -> dict:
+        index = args.get("index")
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < NUM_TEST:
+            raise AppError("BAD_CONFIG", f"index must be a whole number from 0 to "
+                                         f"{NUM_TEST - 1}, got {index!r}")
+        image, label = self.data.test_image(index)
+        return {"pixels": [float(v) for v in image.astype(np.float32) / 255.0], "label": label}
+
+    # ------------------------------------------------------------ 5. try it
+
+    def call_predictPad(self, args: dict, payload: Any) -> list[float] | None:
+        """10 probabilities for the drawing, or None (the page shows a hint) for an empty pad."""
+        width, height = int(args.get("width", 0)), int(args.get("height", 0))
+        alpha = np.frombuffer(payload.to_bytes(), dtype=np.uint8) if payload else np.empty(0)
+        if width < 1 or height < 1 or alpha.size != width * height:
+            raise AppError("BAD_CONFIG", "the pad snapshot does not match its size")
+        self.pad_image = mnist_preprocess(alpha.reshape(height, width) / np.float32(255))
+        return self.draw_pad_views()
+
+    def draw_pad_views(self) -> list[float] | None:
+        """Probabilities, filters and feature maps for the pad's digit (or test image 0)."""
+        if self.model is None:
+            return None
+        probabilities = None
+        if self.pad_image is not None:
+            row = self.model.predict(self.pad_image.reshape(1, 784))[0]
+            probabilities = [float(p) for p in row]
+        views.draw_pad_probabilities(self.canvases, probabilities, self.lang)
+        image = self.pad_image if self.pad_image is not None else (
+            self.data.test_image(0)[0].astype(np.float32) / 255.0)
+        views.draw_network_inside(self.canvases, self.model, image, self.lang)
+        return probabilities
+
+    # ------------------------------------------------------------ model files
+
+    def call_saveWeights(self, args: dict, payload: Any) -> None:
+        self.outgoing = self.require_model().save_weights()
+
+    def call_loadWeights(self, args: dict, payload: Any) -> dict:
+        data = payload.to_bytes() if payload is not None else b""
+        model = self.model or model_from("tutorial")
+        try:
+            model.load_weights_from(data)
+        except BadWeights as error:
+            raise AppError("BAD_WEIGHTS", str(error)) from None
+        self.model, self.evaluation = model, None
+        self.draw_pad_views()
+        return model.summary()
+
+
+async def bytes_of(download: Any, file_name: str, code: str) -> bytes:
+    """Await a download started by worker.js ({ok, status, bytes}) and return its bytes."""
+    try:
+        result = await download
+    except Exception as error:  # a dropped connection rejects the fetch
+        raise AppError(code, f"{file_name}: the download failed ({error})", "data") from None
+    if not result.ok:
+        raise AppError(code, f"{file_name}: HTTP {result.status}", "data")
+    return result.bytes.to_bytes()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything the tests need on a fresh Debian machine, build the site, run every test.
+# Usage: bash tests/run.sh [extra pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+  echo "== installing Debian's chromium and CJK fonts"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+fi
+
+echo "== installing Python dev dependencies"
+python3 -m pip install -q --disable-pip-version-check -e ".[dev]"
+
+echo "== building the site (npm ci, verified downloads)"
+npm ci --no-audit --no-fund --loglevel=error
+python3 build.py
+
+echo "== ruff"
+python3 -m ruff check .
+
+echo "== pytest (unit + end-to-end in Chromium)"
+python3 -m pytest -q "$@"
