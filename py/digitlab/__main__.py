@@ -1,0 +1,173 @@
+"""CLI: python -m digitlab train|evaluate (flags as in CONTRACT.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .data import LABELS_FILE, SPRITE_FILE, MnistData
+from .metrics import confusion_matrix, per_class_accuracy, predicted_classes
+from .model import TrainingDiverged, new_history, record
+from .models import ZOO, build_model
+from .optim import OPTIMIZERS, make_optimizer
+from .weights import BadWeights, load, save
+
+
+class CliError(Exception):
+    """A one-line error for stderr; exit code 2."""
+
+
+def default_data_dir() -> Path:
+    """$DIGITLAB_DATA, else the folder build.py caches the MNIST files in."""
+    env = os.environ.get("DIGITLAB_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache" / "data"
+
+
+def load_data(directory: Path, **split) -> MnistData:
+    for name in (SPRITE_FILE, LABELS_FILE):
+        if not (directory / name).is_file():
+            raise CliError(f"data file not found: {directory / name} "
+                           "(run `python build.py` to fetch it, or pass --data DIR)")
+    try:
+        return MnistData.from_dir(directory, **split)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
+class Progress:
+    """A one-line progress bar on stderr: epoch, batch, loss, images/s, ETA."""
+
+    def __init__(self, total_images: int, stream=sys.stderr) -> None:
+        self.total, self.done, self.stream = total_images, 0, stream
+        self.start = time.perf_counter()
+
+    def update(self, event: dict) -> None:
+        if event["kind"] == "epoch":
+            val = "" if event["val_acc"] is None else f" val_acc {event['val_acc']:.4f}"
+            self.stream.write(f"\repoch {event['epoch'] + 1}/{event['epochs']} "
+                              f"loss {event['loss']:.4f} acc {event['acc']:.4f}{val}\033[K\n")
+            return
+        self.done += event["size"]
+        elapsed = time.perf_counter() - self.start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        filled = int(30 * self.done / self.total)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] "
+                          f"epoch {event['epoch'] + 1}/{event['epochs']} "
+                          f"batch {event['batch'] + 1}/{event['batches']} "
+                          f"loss {event['loss']:.4f} {rate:.0f} img/s ETA {eta:.0f}s\033[K")
+        self.stream.flush()
+
+
+def test_report(model, data: MnistData) -> dict:
+    """Accuracy, per-class accuracy and confusion on all 10000 test images."""
+    images, labels = data.test_set()
+    predictions = predicted_classes(model.predict(images))
+    per_class, _ = per_class_accuracy(labels, predictions)
+    return {
+        "test_accuracy": float((predictions == labels).mean()),
+        "per_class": per_class.tolist(),
+        "confusion": confusion_matrix(labels, predictions).tolist(),
+    }
+
+
+def train(args: argparse.Namespace) -> dict:
+    data = load_data(args.data, train_size=args.train_size,
+                     validation_size=args.validation_size, seed=args.seed)
+    model = build_model(args.model, seed=args.seed)
+    model.compile(make_optimizer(args.optimizer, args.learning_rate))
+    if not args.json:
+        print(model.summary_text())
+    x, y = data.train_set()
+    validation = data.validation_set() if args.validation_size else None
+    progress = Progress(len(x) * args.epochs)
+    history = new_history()
+    start = time.perf_counter()
+    try:
+        for event in model.train_steps(x, y, args.batch_size, args.epochs, validation, args.seed):
+            record(history, event)
+            progress.update(event)
+    except TrainingDiverged as e:
+        sys.stderr.write("\n")
+        raise CliError(str(e)) from None
+    seconds = time.perf_counter() - start
+    if args.save:
+        Path(args.save).write_bytes(save(model, model.optimizer))
+    result = {
+        "model": args.model,
+        "params": model.param_count(),
+        "epochs": args.epochs,
+        "train_size": args.train_size,
+        "validation_size": args.validation_size,
+        "history": history,
+        "test_accuracy": test_report(model, data)["test_accuracy"],
+        "seconds": round(seconds, 3),
+    }
+    if not args.json:
+        print(f"test accuracy {result['test_accuracy']:.4f} after {seconds:.1f}s of training")
+    return result
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    try:
+        model, _ = load(Path(args.weights).read_bytes())
+    except OSError as e:
+        raise CliError(f"cannot read weights file {args.weights}: {e.strerror}") from None
+    except BadWeights as e:
+        raise CliError(f"{args.weights}: {e}") from None
+    report = test_report(model, load_data(args.data))
+    if not args.json:
+        print(f"test accuracy {report['test_accuracy']:.4f}")
+        for digit, acc in enumerate(report["per_class"]):
+            print(f"  {digit}: {acc:.4f}")
+    return report
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m digitlab", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model, report test accuracy")
+    t.add_argument("--model", choices=sorted(ZOO), default="tutorial")
+    t.add_argument("--train-size", type=int, default=5500)
+    t.add_argument("--validation-size", type=int, default=1000)
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=512)
+    t.add_argument("--learning-rate", type=float, default=0.001)
+    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--data", type=Path, default=default_data_dir())
+    t.add_argument("--save", metavar="FILE")
+    t.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    e = sub.add_parser("evaluate", help="test accuracy of a saved weights file")
+    e.add_argument("--weights", required=True, metavar="FILE")
+    e.add_argument("--data", type=Path, default=default_data_dir())
+    e.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result = train(args) if args.command == "train" else evaluate(args)
+    except (CliError, ValueError) as e:
+        print(f"digitlab: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, default=_json_default))
+    return 0
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
