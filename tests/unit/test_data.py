@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+from conftest import png_bytes, row_ids, synthetic_labels
+
+from digitlab.data import MnistData, decode_labels, normalize, one_hot
+
+
+def rows_of(images: np.ndarray) -> np.ndarray:
+    return images[:, 0].astype(int) * 256 + images[:, 1]
+
+
+def test_split_is_in_file_order(synthetic):
+    data = MnistData(synthetic.images, synthetic.labels, train_size=5500, validation_size=1000)
+    assert rows_of(data.test_set()[0]).tolist() == list(range(55000, 65000))
+    assert rows_of(data.train_set()[0]).tolist() == list(range(5500))
+    assert rows_of(data.validation_set()[0]).tolist() == list(range(54000, 55000))
+    assert rows_of(data.test_set(size=3)[0]).tolist() == [55000, 55001, 55002]
+    assert data.train_set()[1][:12].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+
+
+def test_split_sizes_are_validated(synthetic):
+    with pytest.raises(ValueError, match="trainSize"):
+        MnistData(synthetic.images, synthetic.labels, train_size=54500, validation_size=1000)
+    with pytest.raises(ValueError, match="validationSize"):
+        MnistData(synthetic.images, synthetic.labels, validation_size=-1)
+    full = MnistData(synthetic.images, synthetic.labels, train_size=55000, validation_size=0)
+    assert len(full.train_set()[0]) == 55000 and len(full.validation_set()[0]) == 0
+
+
+def test_whole_splits_are_uint8_views(synthetic):
+    images, labels = synthetic.train_set()
+    assert images.dtype == np.uint8 and images.shape == (5500, 784)
+    assert np.shares_memory(images, synthetic.images)
+    assert labels.dtype.kind == "i"
+
+
+def test_examples_are_first_twenty_test_images(synthetic):
+    indices, labels = synthetic.examples()
+    assert indices.tolist() == list(range(55000, 55020))
+    assert labels.tolist() == [i % 10 for i in range(55000, 55020)]
+    pixels, label = synthetic.test_image(3)
+    assert rows_of(pixels[None])[0] == 55003 and label == 55003 % 10
+
+
+def test_batches_are_seeded_shuffles_of_their_split(synthetic):
+    data = MnistData(synthetic.images, synthetic.labels, train_size=100, seed=7)
+    xs, ys = data.next_train_batch(60)
+    assert xs.shape == (60, 28, 28, 1) and xs.dtype == np.float32
+    assert ys.shape == (60, 10) and ys.dtype == np.float32 and (ys.sum(axis=1) == 1).all()
+    first = rows_of(np.rint(xs.reshape(60, 784) * 255).astype(int))
+    rest = rows_of(np.rint(data.next_train_batch(40)[0].reshape(40, 784) * 255).astype(int))
+    assert sorted([*first, *rest]) == list(range(100)), "one pass covers the training set once"
+    assert first.tolist() != sorted(first.tolist()), "the order is shuffled"
+    again = MnistData(synthetic.images, synthetic.labels, train_size=100, seed=7)
+    assert np.array_equal(again.next_train_batch(60)[0], xs)
+    test_rows = rows_of(np.rint(data.next_test_batch(500)[0].reshape(500, 784) * 255).astype(int))
+    assert test_rows.min() >= 55000 and len(set(test_rows.tolist())) == 500
+    assert test_rows.tolist() != sorted(test_rows.tolist())
+
+
+def test_class_counts(synthetic):
+    assert synthetic.class_counts("train").tolist() == [550] * 10
+    assert synthetic.class_counts("test").tolist() == [1000] * 10
+    assert synthetic.class_counts("all").sum() == 65000
+
+
+def test_normalize_and_one_hot():
+    images = np.array([[0, 255] * 392], dtype=np.uint8)
+    x = normalize(images)
+    assert x.shape == (1, 28, 28, 1) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+    assert one_hot(np.array([3])).tolist()[0] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_real_files_split_and_labels(mnist):
+    assert mnist.images.shape == (65000, 784) and mnist.images.dtype == np.uint8
+    # The last 10000 rows are the official MNIST test set, whose class counts are well known.
+    official = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert mnist.class_counts("test").tolist() == official
+    assert mnist.class_counts("all").sum() == 65000
+    assert 0 < mnist.images.mean() < 60  # mostly dark background, white digits
+
+
+# ---- bad files -------------------------------------------------------------------------
+
+
+def test_wrong_sprite_size_is_named(synthetic_sprite):
+    small = png_bytes(np.zeros((100, 784), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"mnist_images\.png.*784 x 65000.*784 x 100"):
+        MnistData.from_bytes(small, synthetic_labels())
+
+
+def test_wrong_sprite_mode_is_named():
+    rgb = png_bytes(np.zeros((65000, 784), dtype=np.uint8), mode="RGB")
+    with pytest.raises(ValueError, match=r"mnist_images\.png.*mode L.*RGB"):
+        MnistData.from_bytes(rgb, synthetic_labels())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random", "empty"])
+def test_corrupt_sprite_is_named(synthetic_sprite, damage):
+    bad = {
+        "truncated": synthetic_sprite[: len(synthetic_sprite) // 2],
+        "random": np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes(),
+        "empty": b"",
+    }[damage]
+    with pytest.raises(ValueError, match=r"mnist_images\.png"):
+        MnistData.from_bytes(bad, synthetic_labels())
+
+
+def test_labels_of_wrong_length_are_named(synthetic_sprite):
+    with pytest.raises(ValueError, match=r"mnist_labels_uint8.*650000 bytes.*got 649990"):
+        MnistData.from_bytes(synthetic_sprite, synthetic_labels()[:-10])
+
+
+@pytest.mark.parametrize("row, values", [(17, [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
+                                         (64999, [0] * 10), (3, [0, 2, 0, 0, 0, 0, 0, 0, 0, 0])])
+def test_labels_not_one_hot_are_named(row, values):
+    table = np.frombuffer(synthetic_labels(), dtype=np.uint8).reshape(65000, 10).copy()
+    table[row] = values
+    with pytest.raises(ValueError, match=rf"mnist_labels_uint8: row {row} is not one-hot"):
+        decode_labels(table.tobytes())
+
+
+def test_row_ids_fixture_is_distinct():
+    assert len(np.unique(rows_of(row_ids()))) == 65000
