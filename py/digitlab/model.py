@@ -179,13 +179,15 @@ class Sequential:
         optimizer = self.optimizer if self.optimizer is not None else Adam()
         self.optimizer = optimizer
         saved = ({k: v.copy() for k, v in self.parameters().items()}, optimizer.state())
-        logits = self.forward(x, training=True)
-        loss, dlogits = softmax_cross_entropy(logits, y_onehot)
-        finite = math.isfinite(loss)
-        if finite:
-            self.backward(dlogits)
-            optimizer.step(self.parameters(), self.gradients())
-            finite = all(np.isfinite(p).all() for p in self.parameters().values())
+        # Overflow is detected below and reported as TrainingDiverged, not as warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = self.forward(x, training=True)
+            loss, dlogits = softmax_cross_entropy(logits, y_onehot)
+            finite = math.isfinite(loss)
+            if finite:
+                self.backward(dlogits)
+                optimizer.step(self.parameters(), self.gradients())
+                finite = all(np.isfinite(p).all() for p in self.parameters().values())
         if not finite:
             self.set_parameters(saved[0])
             optimizer.load_state(saved[1])

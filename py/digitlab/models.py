@@ -163,6 +163,8 @@ def _check_output(layers: list[Layer], spec: list) -> None:
 
 def parse_spec(spec: str | list) -> list[Layer]:
     """Validate a layer list (or its JSON) and return unbuilt layers; SpecError names the layer."""
+    if isinstance(spec, str) and not spec.lstrip().startswith("["):
+        raise SpecError(f"unknown model {spec!r}: use 'tutorial', 'strong' or a layer list")
     if isinstance(spec, str):
         try:
             spec = json.loads(spec)
