@@ -93,8 +93,8 @@ def fresh_page(browser: Browser) -> Iterator[tuple[Page, RequestLog]]:
 
 
 def wait_ready(page: Page) -> None:
-    page.wait_for_function("window.digitlab && window.digitlab.ready", timeout=30_000)
-    page.evaluate("window.digitlab.ready", )
+    page.wait_for_function("() => window.digitlab && window.digitlab.ready", timeout=30_000)
+    page.evaluate("window.digitlab.ready")
 
 
 @pytest.fixture(scope="session")
