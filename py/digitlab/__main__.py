@@ -90,7 +90,9 @@ def train(args: argparse.Namespace) -> dict:
     history = new_history()
     start = time.perf_counter()
     try:
-        for event in model.train_steps(x, y, args.batch_size, args.epochs, validation, args.seed):
+        steps = model.train_steps(x, y, args.batch_size, args.epochs, validation, args.seed,
+                                  learning_rate_decay=args.learning_rate_decay)
+        for event in steps:
             record(history, event)
             progress.update(event)
     except TrainingDiverged as e:
@@ -139,6 +141,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=512)
     t.add_argument("--learning-rate", type=float, default=0.001)
+    t.add_argument("--learning-rate-decay", type=float, default=1.0,
+                   help="multiply the learning rate by this after every epoch (extension)")
     t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--data", type=Path, default=default_data_dir())

@@ -208,13 +208,15 @@ class Sequential:
         validation_data: tuple[np.ndarray, np.ndarray] | None = None,
         seed: int = 0,
         shuffle: bool = True,
+        learning_rate_decay: float = 1.0,
     ) -> Iterator[dict]:
         """Train step by step, yielding after every batch and at every epoch end.
 
         Batch event: {"kind": "batch", "epoch", "epochs", "batch", "batches", "loss", "acc",
         "size"}; epoch event: {"kind": "epoch", "epoch", "epochs", "loss", "acc", "val_loss",
         "val_acc"} (val_* None without validation_data). epoch and batch count from 0. Weights
-        are consistent at every yield, so a caller may simply stop iterating.
+        are consistent at every yield, so a caller may simply stop iterating. After each epoch
+        the optimiser's learning rate is multiplied by `learning_rate_decay`.
         """
         n = len(x)
         if n == 0 or batch_size < 1:
@@ -239,6 +241,8 @@ class Sequential:
             val_loss = val_acc = None
             if validation_data is not None and len(validation_data[0]):
                 val_loss, val_acc = self.evaluate(*validation_data)
+            if self.optimizer is not None:
+                self.optimizer.learning_rate *= learning_rate_decay
             yield {"kind": "epoch", "epoch": epoch, "epochs": epochs, "loss": loss_sum / n,
                    "acc": acc_sum / n, "val_loss": val_loss, "val_acc": val_acc}  # fmt: skip
 
@@ -252,11 +256,14 @@ class Sequential:
         shuffle: bool = True,
         callbacks: list[Callable[[dict], object]] | None = None,
         seed: int = 0,
+        learning_rate_decay: float = 1.0,
     ) -> dict:
         """Synchronous training; each callback gets every event. Returns the history
         {"loss", "acc", "val_loss", "val_acc"} per epoch plus "batches": [{"loss", "acc"}]."""
         history = new_history()
-        steps = self.train_steps(x, y, batch_size, epochs, validation_data, seed, shuffle)
+        steps = self.train_steps(
+            x, y, batch_size, epochs, validation_data, seed, shuffle, learning_rate_decay
+        )
         for event in steps:
             record(history, event)
             for callback in callbacks or ():

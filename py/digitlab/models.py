@@ -24,8 +24,11 @@ TUTORIAL_SPEC: list[dict[str, Any]] = [
     {"type": "dense", "units": 10, "activation": "softmax"},
 ]  # fmt: skip
 
-# The tutorial's shape, twice as wide: valid 5x5 convs keep the feature maps small (24x24,
-# then 8x8), so it costs ~2.1 MFLOP per image forward yet passes 99.2% on the test set.
+# The tutorial's shape, twice as wide, plus a small hidden dense layer: valid 5x5 convs keep the
+# feature maps small (24x24, then 8x8), so it costs ~2.2 MFLOP per image forward. Measured on
+# the 54000/1000 split with RECOMMENDED_TRAINING: 99.19% after 3 epochs (seed 0); the same
+# without the hidden layer: 99.14%, with dropout 0.25 and no decay: 99.13% (99.06% after 4);
+# a 4th epoch at this decay gives 99.18%: the recipe is at the edge of 99.2%, not past it.
 STRONG_SPEC: list[dict[str, Any]] = [
     {"type": "conv2d", "filters": 16, "kernelSize": 5, "strides": 1, "padding": "valid",
      "activation": "relu"},
@@ -34,18 +37,19 @@ STRONG_SPEC: list[dict[str, Any]] = [
      "activation": "relu"},
     {"type": "maxPooling2d", "poolSize": 2, "strides": 2},
     {"type": "flatten"},
-    {"type": "dropout", "rate": 0.25},
+    {"type": "dense", "units": 64, "activation": "relu"},
     {"type": "dense", "units": 10, "activation": "softmax"},
 ]  # fmt: skip
 
 ZOO: dict[str, list[dict[str, Any]]] = {"tutorial": TUTORIAL_SPEC, "strong": STRONG_SPEC}
 
-# Recommended training configuration per zoo model (the page's train() config keys).
+# Recommended training configuration per zoo model (the page's train() config keys, plus
+# learningRateDecay: the learning rate is multiplied by it after every epoch).
 RECOMMENDED_TRAINING: dict[str, dict[str, Any]] = {
     "tutorial": {"trainSize": 5500, "validationSize": 1000, "epochs": 10, "batchSize": 512,
                  "learningRate": 0.001, "optimizer": "adam"},
     "strong": {"trainSize": 54000, "validationSize": 1000, "epochs": 3, "batchSize": 64,
-               "learningRate": 0.002, "optimizer": "adam"},
+               "learningRate": 0.003, "learningRateDecay": 0.3, "optimizer": "adam"},
 }  # fmt: skip
 
 _KEYS = {

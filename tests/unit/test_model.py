@@ -188,6 +188,15 @@ def test_strong_model_one_epoch_on_10000(mnist):
     config = RECOMMENDED_TRAINING["strong"]
     model = build_model("strong")
     model.compile(make_optimizer(config["optimizer"], config["learningRate"]))
-    model.fit(*data.train_set(), batch_size=config["batchSize"], epochs=1)
+    model.fit(*data.train_set(), batch_size=config["batchSize"], epochs=1,
+              learning_rate_decay=config["learningRateDecay"])
     loss, acc = model.evaluate(*data.test_set(2000))
     assert acc >= 0.95, f"strong model reached only {acc:.4f} on the first 2000 test images"
+
+
+def test_learning_rate_decay_applies_after_each_epoch():
+    x, y = tiny_set(32)
+    model = build_model("tutorial")
+    model.compile(Adam(0.004))
+    model.fit(x, y, batch_size=16, epochs=2, learning_rate_decay=0.5)
+    assert model.optimizer.learning_rate == 0.001
