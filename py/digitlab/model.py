@@ -258,16 +258,18 @@ class Sequential:
         seed: int = 0,
         learning_rate_decay: float = 1.0,
     ) -> dict:
-        """Synchronous training; each callback gets every event. Returns the history
-        {"loss", "acc", "val_loss", "val_acc"} per epoch plus "batches": [{"loss", "acc"}]."""
+        """Synchronous training; each callback gets every event, and one returning True stops
+        training after that event. Returns the history {"loss", "acc", "val_loss", "val_acc"}
+        per epoch plus "batches": [{"loss", "acc"}]."""
         history = new_history()
         steps = self.train_steps(
             x, y, batch_size, epochs, validation_data, seed, shuffle, learning_rate_decay
         )
         for event in steps:
             record(history, event)
-            for callback in callbacks or ():
-                callback(event)
+            stops = [callback(event) is True for callback in callbacks or ()]
+            if any(stops):
+                break
         return history
 
     # ---- weights -----------------------------------------------------------------------

@@ -200,3 +200,13 @@ def test_learning_rate_decay_applies_after_each_epoch():
     model.compile(Adam(0.004))
     model.fit(x, y, batch_size=16, epochs=2, learning_rate_decay=0.5)
     assert model.optimizer.learning_rate == 0.001
+
+
+def test_a_callback_returning_true_stops_fit_after_that_batch():
+    x, y = tiny_set(96)
+    model = build_model("tutorial")
+    seen = []
+    history = model.fit(x, y, batch_size=16, epochs=3,
+                        callbacks=[lambda e: seen.append(e) or len(seen) == 4])
+    assert len(seen) == 4 and len(history["batches"]) == 4 and history["loss"] == []
+    assert model.optimizer.step_count == 4

@@ -142,3 +142,19 @@ def test_metrics():
     np.testing.assert_allclose(acc[:4], [1.0, 0.5, 2 / 3, 0.0])
     assert misclassified(labels, predictions).tolist() == [2, 5]
     assert predicted_classes(np.eye(10)[[3, 7]]).tolist() == [3, 7]
+
+
+def test_training_under_the_pyodide_backend_matches():
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (64, 784), dtype=np.uint8), rng.integers(0, 10, 64)
+    results = {}
+    previous = get_backend()
+    for backend in ("matmul", "matmul-contiguous"):
+        set_backend(backend)
+        try:
+            model = build_model("strong")
+            model.fit(x, y, batch_size=32, epochs=1)
+            results[backend] = model.predict(x)
+        finally:
+            set_backend(previous)
+    np.testing.assert_allclose(results["matmul"], results["matmul-contiguous"], atol=1e-4)
