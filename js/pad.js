@@ -25,9 +25,15 @@ export function setupPad(canvas, clearButton, onStroke) {
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
     ctx.beginPath();
-    ctx.moveTo(from.x, from.y);
-    ctx.lineTo(to.x, to.y);
-    ctx.stroke();
+    if (from.x === to.x && from.y === to.y) {
+      // Canvas strokes nothing for a zero-length line: a tap is a round dot.
+      ctx.arc(from.x, from.y, ctx.lineWidth / 2, 0, 2 * Math.PI);
+      ctx.fill();
+    } else {
+      ctx.moveTo(from.x, from.y);
+      ctx.lineTo(to.x, to.y);
+      ctx.stroke();
+    }
     hasInk = true;
   }
 

@@ -9,7 +9,11 @@ const DATA_URLS = {
   labels: new URL("../data/mnist_labels_uint8", import.meta.url).href,
 };
 
+// sha256 of the runtime files Pyodide fetches itself (its lock covers only the wheels).
+const RUNTIME_SHA256 = { "__RUNTIME_SHA256__": "" };
+
 let app = null; // the Python App object, once booted
+let bootFailed = false;
 const pendingStops = [];
 
 // ---------------------------------------------------------------- boot progress
@@ -22,13 +26,41 @@ function stageOf(url) {
   return null;
 }
 
+// A runtime file that is missing or altered makes Emscripten abort without settling
+// loadPyodide's promise, so boot fails from here, naming the file.
+function failBoot(stage, message, code = "RUNTIME") {
+  if (bootFailed) return;
+  bootFailed = true;
+  postMessage({ type: "boot-error", stage, code, message });
+}
+
+function bytesToHex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function verifyRuntimeFile(name, stream) {
+  const digest = await crypto.subtle.digest("SHA-256", await new Response(stream).arrayBuffer());
+  if (bytesToHex(digest) !== RUNTIME_SHA256[name]) {
+    failBoot("runtime", `${name}: integrity check failed (the file differs from the build)`);
+  }
+}
+
 // Count bytes as they stream in, so the page can show each boot stage's progress.
 const nativeFetch = globalThis.fetch.bind(globalThis);
 globalThis.fetch = async (input, init) => {
-  const url = typeof input === "string" ? input : input.url;
-  const stage = stageOf(new URL(url, import.meta.url).href);
+  const url = new URL(input instanceof Request ? input.url : String(input), import.meta.url).href;
+  const stage = stageOf(url);
+  const name = url.split("?")[0].split("/").pop();
   const response = await nativeFetch(input, init);
+  if (stage === "runtime" && !response.ok) failBoot(stage, `${name}: HTTP ${response.status}`);
   if (!stage || !response.body) return response;
+  let body = response.body;
+  if (RUNTIME_SHA256[name]) {
+    // Hash a copy while Pyodide compiles the other one as it streams in.
+    const [forPyodide, forHash] = body.tee();
+    verifyRuntimeFile(name, forHash);
+    body = forPyodide;
+  }
   const total = Number(response.headers.get("content-length")) || 0;
   let loaded = 0;
   const counter = new TransformStream({
@@ -38,7 +70,7 @@ globalThis.fetch = async (input, init) => {
       controller.enqueue(chunk);
     },
   });
-  return new Response(response.body.pipeThrough(counter), {
+  return new Response(body.pipeThrough(counter), {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
@@ -109,6 +141,7 @@ async function boot(canvases, settings) {
     }
     postMessage({ type: "boot", stage: name, done: true });
   }
+  pyodideModule = pyodide;
   await loadPackageFiles(pyodide);
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
   const appModule = pyodide.pyimport("digitlab.app");
@@ -130,14 +163,9 @@ self.onmessage = async (event) => {
     try {
       const value = await boot(message.canvases, message.settings);
       value.restored = await restoreModel();
-      postMessage({ type: "ready", value });
+      if (!bootFailed) postMessage({ type: "ready", value });
     } catch (error) {
-      postMessage({
-        type: "boot-error",
-        stage: error.stage || "runtime",
-        code: error.code || "RUNTIME",
-        message: error.message,
-      });
+      failBoot(error.stage || "runtime", error.message, error.code || "RUNTIME");
     }
     return;
   }
@@ -148,9 +176,15 @@ self.onmessage = async (event) => {
   }
 };
 
+let pyodideModule = null; // for the wasm heap size only
+
 async function callPython(method, args, bytes) {
   try {
     const reply = JSON.parse(await app.call(method, JSON.stringify(args ?? null), bytes ?? null));
+    if (reply.ok && method === "memory") {
+      // Pyodide does not expose its Memory; its Emscripten module does (a private field).
+      reply.value.wasmHeapBytes = pyodideModule?._module?.HEAPU8?.byteLength ?? null;
+    }
     if (reply.ok && reply.bytes) {
       const proxy = app.take_bytes();
       reply.bytes = proxy instanceof Uint8Array ? proxy : proxy.toJs();

@@ -7,10 +7,13 @@ ones that touch the browser; the numeric work is the same code the CLI runs unde
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import sys
 import time
 import traceback
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -75,9 +78,10 @@ def check_config(raw: dict) -> dict:
     config["batchSize"] = _integer(config, "batchSize", 1, 8192)
     config["seed"] = _integer(config, "seed", 0, 2**32 - 1)
     rate = config["learningRate"]
+    # No upper bound: a huge rate is a legitimate experiment, and divergence is caught.
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) \
-            or not 0 < rate <= 10:
-        raise AppError("BAD_CONFIG", f"learningRate must be a number above 0 and at most 10, "
+            or rate <= 0:
+        raise AppError("BAD_CONFIG", f"learningRate must be a finite number above 0, "
                                      f"got {rate!r}")
     if config["optimizer"] not in ("adam", "sgd"):
         raise AppError("BAD_CONFIG", f"optimizer must be 'adam' or 'sgd', got "
@@ -158,7 +162,8 @@ class App:
             value = handler(args, payload)
             if hasattr(value, "__await__"):
                 value = await value
-            return json.dumps({"ok": True, "value": value, "bytes": self.outgoing is not None})
+            return json.dumps({"ok": True, "value": json_safe(value),
+                               "bytes": self.outgoing is not None})
         except AppError as error:
             return json.dumps({"ok": False, "code": error.code, "message": str(error)})
         except Exception as error:
@@ -170,6 +175,18 @@ class App:
         """The bytes a call produced (weights), as a Uint8Array for the page."""
         data, self.outgoing = self.outgoing, None
         return to_js(data)
+
+    def call_memory(self, args: dict, payload: Any) -> dict:
+        """Python-side memory, for leak checks (wasm memory itself never shrinks).
+
+        `{"trace": true}` starts tracemalloc, which also sees NumPy's array buffers.
+        """
+        gc.collect()
+        if args.get("trace") and not tracemalloc.is_tracing():
+            tracemalloc.start()
+        traced = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None
+        return {"objects": len(gc.get_objects()), "blocks": sys.getallocatedblocks(),
+                "tracedBytes": traced}
 
     def call_examples(self, args: dict, payload: Any) -> list[dict]:
         return self.examples()
@@ -206,9 +223,12 @@ class App:
         self.history = history = new_history()
         meter = views.ProgressMeter(config["trainSize"], config["epochs"])
         last_draw = 0.0
+        good = Checkpoint(self.model, "from the start of this run")
         try:
             for event in steps:
                 record(history, event)
+                if event["kind"] == "epoch" and math.isfinite(event["loss"]):
+                    good = Checkpoint(self.model, f"from the end of epoch {event['epoch'] + 1}")
                 now = time.perf_counter()
                 if event["kind"] == "epoch" or now - last_draw > CHART_INTERVAL_S:
                     views.draw_training(self.canvases, history, self.lang)
@@ -218,7 +238,12 @@ class App:
                 if digitlabTakeStop():
                     break
         except TrainingDiverged as error:
-            raise AppError("DIVERGED", str(error)) from None
+            # The engine restored the weights of the batch before; those can already be huge,
+            # so go back to the last point known to be good.
+            good.restore(self.model)
+            cause = str(error).split(";")[0]
+            raise AppError("DIVERGED", f"{cause}; the weights {good.label} were restored - "
+                                       "try a lower learning rate") from None
         finally:
             steps.close()
             views.draw_training(self.canvases, history, self.lang)
@@ -326,6 +351,31 @@ class App:
         self.model, self.evaluation = model, None
         self.draw_pad_views()
         return model.summary()
+
+
+class Checkpoint:
+    """A copy of a model's weights and optimiser state to go back to."""
+
+    def __init__(self, model: Sequential, label: str) -> None:
+        self.label = label
+        self.params = {key: value.copy() for key, value in model.parameters().items()}
+        self.optimizer = model.optimizer.state() if model.optimizer else None
+
+    def restore(self, model: Sequential) -> None:
+        model.set_parameters(self.params)
+        if self.optimizer is not None:
+            model.optimizer.load_state(self.optimizer)
+
+
+def json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: send them as null rather than break the page's parser."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
 
 
 async def bytes_of(download: Any, file_name: str, code: str) -> bytes:
