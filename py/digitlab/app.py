@@ -32,6 +32,7 @@ from digitlab.weights import BadWeights
 DEFAULT_CONFIG: dict[str, Any] = {
     "model": "tutorial", "trainSize": 5500, "validationSize": 1000, "epochs": 10,
     "batchSize": 512, "learningRate": 0.001, "optimizer": "adam", "seed": 0, "continue": False,
+    "learningRateDecay": 1.0,  # an extension: the rate is multiplied by it after each epoch
 }  # fmt: skip
 CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
 
@@ -83,6 +84,10 @@ def check_config(raw: dict) -> dict:
             or rate <= 0:
         raise AppError("BAD_CONFIG", f"learningRate must be a finite number above 0, "
                                      f"got {rate!r}")
+    decay = config["learningRateDecay"]
+    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay <= 1:
+        raise AppError("BAD_CONFIG", f"learningRateDecay must be a number above 0 and at most 1, "
+                                     f"got {decay!r}")
     if config["optimizer"] not in ("adam", "sgd"):
         raise AppError("BAD_CONFIG", f"optimizer must be 'adam' or 'sgd', got "
                                      f"{config['optimizer']!r}")
@@ -219,7 +224,8 @@ class App:
         digitlabTakeStop()  # a Stop pressed before this run started is not for it
         steps = self.model.train_steps(
             *self.data.train_set(), batch_size=config["batchSize"], epochs=config["epochs"],
-            validation_data=self.data.validation_set(), seed=config["seed"])
+            validation_data=self.data.validation_set(), seed=config["seed"],
+            learning_rate_decay=config["learningRateDecay"])
         self.history = history = new_history()
         meter = views.ProgressMeter(config["trainSize"], config["epochs"])
         last_draw = 0.0
