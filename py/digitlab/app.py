@@ -20,7 +20,7 @@ import numpy as np
 from js import digitlabPost, digitlabTakeStop, digitlabYield
 from pyodide.ffi import to_js
 
-from digitlab import metrics, views
+from digitlab import metrics, plan, sources, views
 from digitlab.canvas import CanvasSet
 from digitlab.data import NUM_TEST, MnistData
 from digitlab.draw import mnist_preprocess
@@ -212,13 +212,59 @@ class App:
 
     def call_summary(self, args: dict, payload: Any) -> dict:
         spec = args.get("model", "tutorial")
+        if spec != "current":
+            self.check_plan(spec, None)  # never allocate a model the budget cannot hold
         model = self.model if spec == "current" and self.model else model_from(spec)
         return model.summary()
+
+    def memory_budget(self) -> int | None:
+        """Bytes a model may need for training; main.js derives it from the browser's memory."""
+        budget = self.settings.get("memoryBudget")
+        ok = isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0
+        return int(budget) if ok else None
+
+    def plan_for(self, spec: Any, batch_size: int | None) -> dict:
+        result = plan.check(spec, batch_size, self.memory_budget())
+        for problem in result["problems"]:
+            problem["message"] = plan.describe(problem, self.lang)
+        return result
+
+    def check_plan(self, spec: Any, batch_size: int | None) -> None:
+        """BAD_CONFIG in the page's language, naming the layer, before anything is allocated."""
+        result = self.plan_for(spec, batch_size)
+        if not result["ok"]:
+            raise AppError("BAD_CONFIG", result["problems"][0]["message"])
+
+    def call_plan(self, args: dict, payload: Any) -> dict:
+        """The builder's live check: {ok, problems, estimate, budget, summary (when ok)}.
+
+        Problems are values, not errors: the form explains them; the banner is for actions.
+        """
+        batch_size = args.get("batchSize")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            batch_size = DEFAULT_CONFIG["batchSize"]
+        spec = args.get("model", "tutorial")
+        result = self.plan_for(spec, batch_size)
+        result["budget"] = self.memory_budget()
+        result["summary"] = model_from(spec).summary() if result["ok"] else None
+        # The layer list, so the builder can start from a zoo model.
+        result["spec"] = plan.ZOO.get(spec, spec) if isinstance(spec, str) else spec
+        return result
+
+    def call_source(self, args: dict, payload: Any) -> list[dict]:
+        """The Python a step of the page runs, read from the loaded package (sources.py)."""
+        step = args.get("step")
+        if step not in sources.STEPS:
+            raise AppError("BAD_CONFIG", f"step must be one of {', '.join(sources.STEPS)}, "
+                                         f"got {step!r}")
+        return sources.step_sources(step)
 
     # ------------------------------------------------------------ 3. train
 
     async def call_train(self, args: dict, payload: Any) -> dict:
         config = check_config(args)
+        if not (config["continue"] and self.model is not None):
+            self.check_plan(config["model"], config["batchSize"])
         self.prepare_model(config)
         self.data.split(config["trainSize"], config["validationSize"], config["seed"])
         digitlabTakeStop()  # a Stop pressed before this run started is not for it

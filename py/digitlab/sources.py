@@ -1,0 +1,69 @@
+"""The Python behind each step of the page, read from the package that is actually running.
+
+The page's "show the code" panels ask for a step; we answer with `inspect.getsource` of the
+functions that step runs, so a panel can never drift from the code it describes. Plain module
+constants (TUTORIAL_SPEC) have no source of their own in `inspect`; for those we cut the
+assignment out of the module's source with `ast`, comments above it included.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import textwrap
+from typing import Any
+
+# step -> (module, qualified name) in the order the panel shows them.
+STEPS: dict[str, list[tuple[str, str]]] = {
+    "data": [("digitlab.data", "MnistData.split"), ("digitlab.data", "MnistData.next_train_batch"),
+             ("digitlab.data", "normalize")],
+    "model": [("digitlab.models", "TUTORIAL_SPEC"), ("digitlab.models", "build_model"),
+              ("digitlab.layers", "Conv2D.forward"), ("digitlab.layers", "MaxPool2D.forward")],
+    "train": [("digitlab.model", "Sequential.train_steps"),
+              ("digitlab.model", "Sequential.train_batch")],
+    "evaluate": [("digitlab.metrics", "accuracy"), ("digitlab.metrics", "per_class_accuracy"),
+                 ("digitlab.metrics", "confusion_matrix")],
+    "try": [("digitlab.draw", "mnist_preprocess")],
+}  # fmt: skip
+
+
+def _lookup(module: Any, qualname: str) -> Any:
+    target = module
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _constant_source(module: Any, name: str) -> tuple[str, int]:
+    """A top-level `NAME = ...` assignment with the comment block right above it."""
+    text = inspect.getsource(module)
+    for node in ast.parse(text).body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            lines = text.splitlines()
+            start = node.lineno - 1
+            while start > 0 and lines[start - 1].lstrip().startswith("#"):
+                start -= 1
+            return "\n".join(lines[start: node.end_lineno]), start + 1
+    raise LookupError(f"{module.__name__} has no top-level {name}")
+
+
+def snippet(module_name: str, qualname: str) -> dict:
+    """{"module", "name", "file", "line", "code"} for one function, method or constant."""
+    module = importlib.import_module(module_name)
+    file = module_name.replace(".", "/") + ".py"
+    target = _lookup(module, qualname)
+    if inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target):
+        lines, line = inspect.getsourcelines(target)
+        code = textwrap.dedent("".join(lines))  # methods: as if written at the left margin
+    else:
+        code, line = _constant_source(module, qualname)
+    return {"module": module_name, "name": qualname, "file": file, "line": line,
+            "code": code.rstrip("\n")}
+
+
+def step_sources(step: str) -> list[dict]:
+    """Every snippet of `step`; KeyError for an unknown step."""
+    return [snippet(module, name) for module, name in STEPS[step]]
