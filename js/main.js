@@ -1,7 +1,11 @@
 // The main thread: controls, layout, the pad's ink, and window.digitlab. Python runs in the
 // worker (./worker.js) and draws every chart onto canvases transferred to it.
-import { applyTranslations, chooseLanguage, setLanguage, t } from "./i18n.js";
+import { memoryBudget } from "./budget.js";
+import { createBuilder } from "./builder.js";
+import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, t } from "./i18n.js";
 import { setupPad } from "./pad.js";
+import { readSharedConfig, shareUrl } from "./share.js";
+import { loadSources, renderSources } from "./source.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -17,6 +21,9 @@ let nextCallId = 1;
 const pendingCalls = new Map();
 let readyResolvers = null;
 let pad = null;
+let builder = null;
+let workerLang = null; // the language Python draws in; a switch during training waits for it
+const shown = { summary: null, progress: null, accuracy: null }; // re-rendered on a language switch
 
 function codedError(code, message) {
   const error = new Error(message);
@@ -96,9 +103,8 @@ function showBootProgress(message) {
   const loaded = files.reduce((sum, f) => sum + f.loaded, 0);
   const total = files.reduce((sum, f) => sum + f.total, 0);
   item.querySelector("progress").value = total ? loaded / total : 0;
-  item.querySelector(".bytes").textContent = t("boot.bytes", {
-    loaded: (loaded / 1e6).toFixed(1), total: (total / 1e6).toFixed(1),
-  });
+  const mb = (bytes) => formatNumber(bytes / 1e6, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  item.querySelector(".bytes").textContent = t("boot.bytes", { loaded: mb(loaded), total: mb(total) });
 }
 
 function startWorker() {
@@ -122,9 +128,11 @@ function startWorker() {
 }
 
 function uiSettings() {
+  workerLang = document.documentElement.lang;
   return {
-    lang: document.documentElement.lang,
+    lang: workerLang,
     dark: matchMedia("(prefers-color-scheme: dark)").matches,
+    memoryBudget: memoryBudget().bytes, // Python refuses models that would not fit
   };
 }
 
@@ -146,6 +154,9 @@ function onReady(value) {
   if (value.restored) $("continue-button").disabled = false;
   readyResolvers?.resolve(true);
   readyResolvers = null;
+  // A shared link or a restored form may have picked another model than the boot summary's.
+  if ($("model-select").value !== "tutorial") quietly(onModelChoice("tutorial"));
+  quietly(loadSources((step) => callWorker("source", { step })));
 }
 
 function onWorkerMessage(message) {
@@ -195,14 +206,22 @@ function settleCall(reply) {
 
 // ---------------------------------------------------------------- training
 
+function renderProgressText() {
+  const message = shown.progress;
+  if (!message) return;
+  $("progress-text").textContent = t("train.progress", {
+    epoch: formatNumber(message.epoch), epochs: formatNumber(message.epochs),
+    batch: formatNumber(message.batch), batches: formatNumber(message.batches),
+    speed: formatNumber(Math.round(message.imagesPerSecond)), eta: formatNumber(Math.ceil(message.eta)),
+  });
+}
+
 function showTrainingProgress(message) {
   state.epoch = message.epoch;
   state.batch = message.batch;
   $("progress").value = message.fraction;
-  $("progress-text").textContent = t("train.progress", {
-    epoch: message.epoch, epochs: message.epochs, batch: message.batch, batches: message.batches,
-    speed: Math.round(message.imagesPerSecond), eta: Math.ceil(message.eta),
-  });
+  shown.progress = message;
+  renderProgressText();
   if (message.alt) {
     $("chart-batch-alt").textContent = message.alt.batch;
     $("chart-epoch-alt").textContent = message.alt.epoch;
@@ -222,13 +241,15 @@ async function runTraining(config) {
     state.phase = "ready";
     setTrainingControls(false);
     $("continue-button").disabled = false;
+    if (workerLang !== language()) tellPythonTheLanguage(); // switched while training
+    if ($("model-select").value === "custom") refreshModel(); // edits made while training
   }
 }
 
 function readConfigFromControls() {
   const number = (id) => ($(id).value.trim() === "" ? NaN : Number($(id).value));
   return {
-    model: $("model-select").value,
+    model: $("model-select").value === "custom" ? builder.spec() : $("model-select").value,
     trainSize: number("train-size"),
     validationSize: number("validation-size"),
     epochs: number("epochs"),
@@ -254,18 +275,150 @@ function setTrainingControls(training) {
 
 function renderSummary(summary) {
   if (!summary) return;
+  shown.summary = summary;
+  $("summary-invalid").hidden = true;
+  const locale = language();
   const body = $("model-summary").querySelector("tbody");
   body.replaceChildren(...summary.layers.map((layer) => {
     const row = document.createElement("tr");
     const shape = `[${layer.output_shape.map((d) => (d === null ? "null" : d)).join(", ")}]`;
-    for (const value of [`${layer.name} (${layer.type})`, shape, layer.params.toLocaleString()]) {
+    for (const value of [`${layer.name} (${layer.type})`, shape, layer.params.toLocaleString(locale)]) {
       const cell = document.createElement("td");
       cell.textContent = value;
       row.append(cell);
     }
     return row;
   }));
-  $("summary-total").textContent = summary.total_params.toLocaleString();
+  $("summary-total").textContent = summary.total_params.toLocaleString(locale);
+}
+
+function clearSummary() {
+  shown.summary = null;
+  $("model-summary").querySelector("tbody").replaceChildren();
+  $("summary-total").textContent = "–";
+  $("summary-invalid").hidden = false;
+}
+
+// ---------------------------------------------------------------- model choice and builder
+
+let planSequence = 0;
+let planTimer = null;
+
+// The summary of the chosen model; for "custom", Python's plan of the builder's layers.
+function refreshModel() {
+  const choice = $("model-select").value;
+  $("builder").hidden = choice !== "custom";
+  if (state.phase !== "ready") return; // onReady and the end of training call again
+  if (choice !== "custom") {
+    quietly(digitlab.summary(choice).then(renderSummary));
+    return;
+  }
+  const sequence = ++planSequence; // answers can overtake each other; show only the latest
+  quietly(digitlab.plan({ model: builder.spec(), batchSize: Number($("batch-size").value) || undefined })
+    .then((plan) => {
+      if (sequence !== planSequence) return;
+      builder.showPlan(plan);
+      if (plan.ok) renderSummary(plan.summary);
+      else clearSummary();
+    }));
+}
+
+function schedulePlan() {
+  clearTimeout(planTimer);
+  planTimer = setTimeout(refreshModel, 150); // typing "128" should not cost three plans
+  updateUrl();
+}
+
+async function resetBuilder() {
+  builder.setSpec((await digitlab.plan({ model: "tutorial" })).spec);
+  schedulePlan();
+}
+
+async function onModelChoice(previous) {
+  if ($("model-select").value === "custom" && builder.isEmpty()) {
+    // Start from the model that was selected, so there is something sensible to edit.
+    const plan = await digitlab.plan({ model: previous === "custom" ? "tutorial" : previous });
+    builder.setSpec(plan.spec);
+  }
+  refreshModel();
+  updateUrl();
+}
+
+// ---------------------------------------------------------------- language and sharing
+
+function tellPythonTheLanguage() {
+  if (state.phase !== "ready") return;
+  const lang = language();
+  quietly(callWorker("setLanguage", { lang }).then(() => {
+    workerLang = lang;
+    if ($("model-select").value === "custom") refreshModel(); // problems are worded in Python
+  }));
+}
+
+function onLanguageSwitch(lang) {
+  setLanguage(lang);
+  renderSummary(shown.summary);
+  renderProgressText();
+  renderAccuracy();
+  renderSources();
+  builder.render();
+  tellPythonTheLanguage();
+  updateUrl();
+}
+
+function shareConfig() {
+  const config = readConfigFromControls();
+  return { lang: language(), ...config };
+}
+
+// The address bar always holds the current set-up, so a bookmark or a reload keeps it too.
+function updateUrl() {
+  try {
+    history.replaceState(null, "", shareUrl(shareConfig()));
+  } catch {
+    // A sandboxed or file: page may refuse; the Copy link button still shows the link.
+  }
+}
+
+async function copyLink() {
+  const url = shareUrl(shareConfig());
+  updateUrl();
+  const field = $("share-link");
+  field.value = url;
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(url);
+    copied = true;
+  } catch {
+    // No clipboard permission (or an insecure context): show the link to copy by hand.
+  }
+  field.hidden = copied;
+  $("share-status").dataset.i18n = copied ? "share.copied" : "share.manual";
+  $("share-status").textContent = t($("share-status").dataset.i18n);
+  $("share-status").hidden = false;
+  if (!copied) field.select();
+}
+
+function restoreSharedConfig(config) {
+  if (!config) return;
+  const fields = { trainSize: "train-size", validationSize: "validation-size", epochs: "epochs",
+    batchSize: "batch-size", learningRate: "learning-rate" };
+  for (const [key, id] of Object.entries(fields)) if (key in config) $(id).value = String(config[key]);
+  if (config.optimizer) $("optimizer").value = config.optimizer;
+  if (Array.isArray(config.model)) {
+    $("model-select").value = "custom";
+    builder.setSpec(config.model);
+  } else if (config.model) {
+    $("model-select").value = config.model;
+  }
+  $("builder").hidden = $("model-select").value !== "custom";
+}
+
+function renderAccuracy() {
+  if (shown.accuracy === null) return;
+  $("test-accuracy").textContent = t("evaluate.accuracy", {
+    accuracy: formatNumber(100 * shown.accuracy, { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+  });
 }
 
 // ---------------------------------------------------------------- window.digitlab
@@ -300,6 +453,13 @@ const digitlab = {
   state: () => ({ ...state }),
   summary: (model) => callWorker("summary", { model }),
   memory: (options = {}) => callWorker("memory", options),
+  // The tutorial's additions: the Python source of a step, the builder's check of a layer
+  // list ({model, batchSize} -> {ok, problems, estimate, budget, summary, spec}), the memory
+  // budget (sync) and the link that reproduces the current set-up (sync).
+  source: (step) => callWorker("source", { step }),
+  plan: (options = {}) => callWorker("plan", options),
+  budget: () => memoryBudget(),
+  shareUrl: () => shareUrl(shareConfig()),
 };
 window.digitlab = digitlab;
 
@@ -323,9 +483,22 @@ function wireControls() {
   $("continue-button").addEventListener("click", () => quietly(digitlab.train({ ...readConfigFromControls(), continue: true })));
   $("stop-button").addEventListener("click", () => quietly(digitlab.stop()));
   $("evaluate-button").addEventListener("click", () => quietly(digitlab.evaluate().then((result) => {
-    $("test-accuracy").textContent = t("evaluate.accuracy", { accuracy: (100 * result.accuracy).toFixed(2) });
+    shown.accuracy = result.accuracy;
+    renderAccuracy();
   })));
-  $("model-select").addEventListener("change", () => quietly(digitlab.summary($("model-select").value).then(renderSummary)));
+  let previousModel = $("model-select").value;
+  $("model-select").addEventListener("change", () => {
+    const previous = previousModel;
+    previousModel = $("model-select").value;
+    quietly(onModelChoice(previous));
+  });
+  $("train-form").addEventListener("input", () => {
+    updateUrl();
+    if ($("model-select").value === "custom") schedulePlan(); // the batch size changes the memory
+  });
+  $("optimizer").addEventListener("change", updateUrl);
+  $("share").addEventListener("click", () => quietly(copyLink()));
+  $("builder-reset").addEventListener("click", () => quietly(resetBuilder()));
   $("save-weights").addEventListener("click", () => quietly(digitlab.saveWeights().then((bytes) => downloadBytes(bytes, "digitlab-weights.npz"))));
   $("load-weights").addEventListener("change", async (event) => {
     const file = event.target.files[0];
@@ -338,10 +511,7 @@ function wireControls() {
     worker?.terminate();
     startWorker();
   });
-  $("lang").addEventListener("change", () => {
-    setLanguage($("lang").value);
-    if (state.phase === "ready") quietly(callWorker("setLanguage", { lang: $("lang").value }));
-  });
+  $("lang").addEventListener("change", () => onLanguageSwitch($("lang").value));
   pad = setupPad($("pad"), $("clear"), () => {
     $("pad-hint").hidden = pad.hasInk();
     if (state.phase === "ready") quietly(digitlab.predictPad());
@@ -349,9 +519,11 @@ function wireControls() {
 }
 
 function main() {
-  const language = chooseLanguage();
-  $("lang").value = language;
+  const shared = readSharedConfig();
+  $("lang").value = chooseLanguage(shared?.lang);
   applyTranslations();
+  builder = createBuilder($("builder"), schedulePlan);
+  restoreSharedConfig(shared);
   wireControls();
   setControlsEnabled(false);
   const problem = browserProblem();
