@@ -156,6 +156,7 @@ function onReady(value) {
   readyResolvers = null;
   // A shared link or a restored form may have picked another model than the boot summary's.
   if ($("model-select").value !== "tutorial") quietly(onModelChoice("tutorial"));
+  if (workerLang !== language()) tellPythonTheLanguage(); // switched while booting
   quietly(loadSources((step) => callWorker("source", { step })));
 }
 
