@@ -247,6 +247,17 @@ async function runTraining(config) {
   }
 }
 
+async function runEvaluation(options) {
+  const call = callWorker("evaluate", options);
+  if (state.phase !== "ready") return call; // rejected (busy or not booted) as it should be
+  state.phase = "evaluating";
+  try {
+    return await call;
+  } finally {
+    if (state.phase === "evaluating") state.phase = "ready";
+  }
+}
+
 function readConfigFromControls() {
   const number = (id) => ($(id).value.trim() === "" ? NaN : Number($(id).value));
   return {
@@ -437,7 +448,7 @@ const digitlab = {
   stop: async () => {
     if (state.phase === "training") worker.postMessage({ type: "stop" });
   },
-  evaluate: (options = {}) => callWorker("evaluate", options),
+  evaluate: (options = {}) => runEvaluation(options),
   predict: (pixels) => callWorker("predict", { pixels: Array.from(pixels) }),
   testImage: (index) => callWorker("testImage", { index }),
   predictPad: () => {
