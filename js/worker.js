@@ -133,14 +133,18 @@ async function boot(canvases, settings) {
   } catch (error) {
     throw new StageError("runtime", "RUNTIME", `pyodide.asm.wasm: ${error.message}`);
   }
+  // One call: Pyodide downloads and unpacks both wheels concurrently.
+  const errors = [];
+  await pyodide.loadPackage(["numpy", "pillow"], {
+    messageCallback: () => {},
+    errorCallback: (message) => errors.push(message),
+  });
   for (const name of ["numpy", "pillow"]) {
-    const errors = [];
-    await pyodide.loadPackage(name, { messageCallback: () => {}, errorCallback: (m) => errors.push(m) });
-    if (errors.length) {
-      throw new StageError(name, "RUNTIME", `${name}: ${errors.join(" ") || "failed to load"}`);
-    }
+    const failed = errors.filter((message) => message.toLowerCase().includes(name));
+    if (failed.length) throw new StageError(name, "RUNTIME", `${name}: ${failed.join(" ")}`);
     postMessage({ type: "boot", stage: name, done: true });
   }
+  if (errors.length) throw new StageError("runtime", "RUNTIME", errors.join(" "));
   pyodideModule = pyodide;
   await loadPackageFiles(pyodide);
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
