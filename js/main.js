@@ -465,6 +465,7 @@ const digitlab = {
   state: () => ({ ...state }),
   summary: (model) => callWorker("summary", { model }),
   memory: (options = {}) => callWorker("memory", options),
+  inspect: (index) => callWorker("inspect", { index }),
   // The tutorial's additions: the Python source of a step, the builder's check of a layer
   // list ({model, batchSize} -> {ok, problems, estimate, budget, summary, spec}), the memory
   // budget (sync) and the link that reproduces the current set-up (sync).
@@ -516,6 +517,10 @@ function wireControls() {
     const file = event.target.files[0];
     event.target.value = "";
     if (file) quietly(digitlab.loadWeights(await file.arrayBuffer()));
+  });
+  $("inspect-index").addEventListener("change", () => {
+    const text = $("inspect-index").value.trim();
+    quietly(digitlab.inspect(text === "" ? null : Number(text)));
   });
   $("alert-dismiss").addEventListener("click", hideAlert);
   $("retry").addEventListener("click", () => {

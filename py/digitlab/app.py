@@ -117,6 +117,7 @@ class App:
         self.history: dict | None = None
         self.evaluation: dict | None = None
         self.pad_image: np.ndarray | None = None
+        self.inspected: int | None = None  # a test image chosen for the feature maps
         self.outgoing: bytes | None = None
         views.post_alt = post
 
@@ -383,10 +384,27 @@ class App:
             row = self.model.predict(self.pad_image.reshape(1, 784))[0]
             probabilities = [float(p) for p in row]
         views.draw_pad_probabilities(self.canvases, probabilities, self.lang)
-        image = self.pad_image if self.pad_image is not None else (
-            self.data.test_image(0)[0].astype(np.float32) / 255.0)
-        views.draw_network_inside(self.canvases, self.model, image, self.lang)
+        views.draw_network_inside(self.canvases, self.model, self.inside_image(), self.lang)
         return probabilities
+
+    def inside_image(self) -> np.ndarray:
+        """The chosen test image, else the drawing, else test image 0."""
+        if self.inspected is None and self.pad_image is not None:
+            return self.pad_image
+        return self.data.test_image(self.inspected or 0)[0].astype(np.float32) / 255.0
+
+    def call_inspect(self, args: dict, payload: Any) -> dict | None:
+        """Show the feature maps of test image `index` (None: the drawing on the pad)."""
+        index = args.get("index")
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int)
+                                  or not 0 <= index < NUM_TEST):
+            raise AppError("BAD_CONFIG", f"index must be a whole number from 0 to "
+                                         f"{NUM_TEST - 1}, got {index!r}")
+        self.inspected = index
+        self.require_model()
+        self.draw_pad_views()
+        maps = self.model.feature_maps(self.inside_image())
+        return {"layers": [m["name"] for m in maps if m["type"] == "Conv2D"]}
 
     # ------------------------------------------------------------ model files
 

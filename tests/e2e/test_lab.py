@@ -111,6 +111,19 @@ def test_a_one_drawn_on_the_pad_is_read_as_one_and_clear_empties_it(lab: Page) -
     assert lab.locator("#pad-hint").is_visible()
 
 
+def test_feature_maps_follow_the_chosen_test_image(lab: Page) -> None:
+    shown = call(lab, "window.digitlab.inspect(3)")
+    assert shown["layers"] == ["conv2d_1", "conv2d_2"]
+    first = canvas_rgba(lab, "feature-maps")
+    call(lab, "window.digitlab.inspect(4)")
+    second = canvas_rgba(lab, "feature-maps")
+    assert first.shape == second.shape and not np.array_equal(first, second)
+    assert call(lab, "window.digitlab.inspect(10000)")["code"] == "BAD_CONFIG"
+    lab.get_by_test_id("alert-dismiss").click()
+    assert canvas_rgba(lab, "filters")[..., :3].std() > 10
+    call(lab, "window.digitlab.inspect(null)")
+
+
 def test_weights_survive_a_reload_and_bad_files_are_refused(lab: Page, tmp_path) -> None:
     saved = bytes(call(lab, "window.digitlab.saveWeights().then(b => Array.from(b))"))
     assert saved[:2] == b"PK"
