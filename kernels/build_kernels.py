@@ -1,0 +1,106 @@
+"""Assemble the GEMM kernels into Emscripten side modules that Pyodide's ctypes can load.
+
+    python3 kernels/build_kernels.py OUT_DIR
+
+writes OUT_DIR/gemm_plain.wasm and OUT_DIR/gemm_relaxed.wasm. Needs wabt's `wat2wasm` (Debian
+package `wabt`). Standard library only. wat2wasm does not write the `dylink.0` custom section
+that marks a side module, so it is prepended here: with it, `ctypes.CDLL(path)` goes through
+Pyodide's own dynamic linker, which hands the module Pyodide's memory as `env.memory`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+try:  # imported as kernels.build_kernels (build.py) or run as a script
+    from . import gemm_wat
+except ImportError:
+    import gemm_wat  # type: ignore[no-redef]
+
+WASM_HEADER = b"\0asm\x01\0\0\0"
+WASM_DYLINK_MEM_INFO = 1
+VARIANTS = {"gemm_plain.wasm": False, "gemm_relaxed.wasm": True}
+
+
+class KernelBuildError(RuntimeError):
+    pass
+
+
+def leb128(value: int) -> bytes:
+    """Unsigned LEB128, the integer encoding of wasm sections."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def dylink_section() -> bytes:
+    """Custom section 'dylink.0' with one WASM_DYLINK_MEM_INFO subsection, all zero: the module
+    needs no memory or table space of its own (no data, no function table)."""
+    mem_info = leb128(0) * 4  # memorysize, memoryalignment, tablesize, tablealignment
+    subsection = bytes([WASM_DYLINK_MEM_INFO]) + leb128(len(mem_info)) + mem_info
+    name = b"dylink.0"
+    payload = leb128(len(name)) + name + subsection
+    return b"\0" + leb128(len(payload)) + payload
+
+
+def as_side_module(wasm: bytes) -> bytes:
+    """Insert the dylink.0 section right after the header: the spec wants it first."""
+    if wasm[:8] != WASM_HEADER:
+        raise KernelBuildError("wat2wasm output is not a wasm 1 module")
+    return wasm[:8] + dylink_section() + wasm[8:]
+
+
+def wat2wasm() -> str:
+    tool = shutil.which("wat2wasm")
+    if tool is None:
+        raise KernelBuildError("wat2wasm not found: install wabt (apt-get install wabt)")
+    return tool
+
+
+def assemble(text: str, relaxed: bool, tmp: Path) -> bytes:
+    source, target = tmp / "kernel.wat", tmp / "kernel.wasm"
+    source.write_text(text)
+    flags = ["--enable-relaxed-simd"] if relaxed else []
+    result = subprocess.run(
+        [wat2wasm(), *flags, str(source), "-o", str(target)], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise KernelBuildError(f"wat2wasm failed: {result.stderr.strip()[:2000]}")
+    return target.read_bytes()
+
+
+def build_kernels(out_dir: Path) -> list[Path]:
+    """Write the plain and relaxed-SIMD kernels into out_dir; return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, relaxed in VARIANTS.items():
+            wasm = as_side_module(assemble(gemm_wat.wat(relaxed), relaxed, Path(tmp)))
+            (out_dir / name).write_bytes(wasm)
+            paths.append(out_dir / name)
+    return paths
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: build_kernels.py OUT_DIR", file=sys.stderr)
+        return 2
+    try:
+        for path in build_kernels(Path(argv[0])):
+            print(path)
+    except KernelBuildError as error:
+        print(f"build_kernels.py: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
