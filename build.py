@@ -72,12 +72,25 @@ MIME_TYPES = {
     "": "application/octet-stream",
 }
 # Inputs whose change makes `serve` rebuild.
-SOURCE_GLOBS = ["index.html", "js/**/*", "py/**/*.py", "css/**/*", "LICENSE", "NOTICE.md",
-                "build.py", "package-lock.json"]
+SOURCE_GLOBS = ["index.html", "js/**/*", "py/**/*.py", "css/**/*", "kernels/*.py", "kernels/*.mjs",
+                "LICENSE", "NOTICE.md", "build.py", "package-lock.json"]
 
 
 class BuildError(Exception):
     """A build step failed; the message says what to do."""
+
+
+def build_kernels(out_dir: Path) -> list[Path]:
+    """Assemble the WebAssembly SIMD GEMM kernels (kernels/) into out_dir."""
+    sys.path.insert(0, str(ROOT / "kernels"))
+    try:
+        import build_kernels as kernels
+    finally:
+        sys.path.pop(0)
+    try:
+        return kernels.build_kernels(out_dir)
+    except kernels.KernelBuildError as error:
+        raise BuildError(str(error)) from None
 
 
 # ---------------------------------------------------------------- verification
@@ -246,9 +259,15 @@ def assemble(wheels: list[Path], data_files: dict[str, Path], lock: dict) -> Non
         css[src.name] = hashed_name(src.name, data)
         write(staging / "css" / css[src.name], data)
 
+    kernels = {}  # variant -> URL relative to the worker, cache-busted by content hash
+    for path in build_kernels(staging / "kernels"):
+        variant = path.stem.removeprefix("gemm_")
+        kernels[variant] = f"../kernels/{path.name}?v={content_hash(path.read_bytes())}"
+
     runtime_sha256 = {name: sha256_of(vendor / name) for name in RUNTIME_CHECKED}
     js_names = write_hashed_modules(staging / "js", {
         '"__RUNTIME_SHA256__": ""': json.dumps(runtime_sha256)[1:-1],
+        '"__KERNELS__": ""': json.dumps(kernels)[1:-1],
         '"__PY_FILES__"': json.dumps(py_files)[1:-1],
         "__PYODIDE_DIR__": f"pyodide-{PYODIDE_VERSION}",
     })

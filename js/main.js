@@ -133,6 +133,9 @@ function uiSettings() {
     lang: workerLang,
     dark: matchMedia("(prefers-color-scheme: dark)").matches,
     memoryBudget: memoryBudget().bytes, // Python refuses models that would not fit
+    // ?simd=relaxed: the faster relaxed-SIMD kernel (results depend on the hardware);
+    // ?simd=off: NumPy's own matmul. The default, plain SIMD, is reproducible.
+    simd: new URLSearchParams(location.search).get("simd") || "plain",
   };
 }
 
@@ -466,6 +469,9 @@ const digitlab = {
   summary: (model) => callWorker("summary", { model }),
   memory: (options = {}) => callWorker("memory", options),
   inspect: (index) => callWorker("inspect", { index }),
+  simdInfo: () => callWorker("simdInfo"),
+  simdVerify: (options = {}) => callWorker("simdVerify", options),
+  setGemmBackend: (name) => callWorker("setGemmBackend", { name }),
   // The tutorial's additions: the Python source of a step, the builder's check of a layer
   // list ({model, batchSize} -> {ok, problems, estimate, budget, summary, spec}), the memory
   // budget (sync) and the link that reproduces the current set-up (sync).

@@ -4,6 +4,7 @@
 
 const PYODIDE_DIR = new URL("../vendor/__PYODIDE_DIR__/", import.meta.url).href;
 const PY_FILES = ["__PY_FILES__"]; // build.py writes the list of package files, content-hashed
+const KERNELS = { "__KERNELS__": "" }; // variant -> URL of the SIMD GEMM side modules
 const DATA_URLS = {
   sprite: new URL("../data/mnist_images.png", import.meta.url).href,
   labels: new URL("../data/mnist_labels_uint8", import.meta.url).href,
@@ -149,7 +150,9 @@ async function boot(canvases, settings) {
   await loadPackageFiles(pyodide);
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
   const appModule = pyodide.pyimport("digitlab.app");
-  app = appModule.App.callKwargs({ canvases, settings: JSON.stringify(settings) });
+  const kernels = Object.fromEntries(
+    Object.entries(KERNELS).map(([variant, url]) => [variant, new URL(url, import.meta.url).href]));
+  app = appModule.App.callKwargs({ canvases, settings: JSON.stringify({ ...settings, kernels }) });
   const result = JSON.parse(await app.boot(dataDownloads.sprite, dataDownloads.labels));
   if (!result.ok) throw new StageError(result.stage || "data", result.code, result.message);
   return result.value;

@@ -57,22 +57,31 @@ def as_side_module(wasm: bytes) -> bytes:
     return wasm[:8] + dylink_section() + wasm[8:]
 
 
-def wat2wasm() -> str:
+NODE_WABT = Path(__file__).resolve().parents[1] / "node_modules" / "wabt"
+NODE_ASSEMBLER = Path(__file__).resolve().parent / "wat2wasm.mjs"
+
+
+def assembler_command(source: Path, target: Path, relaxed: bool) -> list[str]:
+    """npm's wabt (pinned by package-lock.json, installed by `npm ci`) when present, so a fresh
+    machine needs no system package; else Debian's wat2wasm."""
+    node = shutil.which("node")
+    if node and NODE_WABT.exists():
+        return [node, str(NODE_ASSEMBLER), str(source), str(target),
+                *(["--relaxed"] if relaxed else [])]
     tool = shutil.which("wat2wasm")
     if tool is None:
-        raise KernelBuildError("wat2wasm not found: install wabt (apt-get install wabt)")
-    return tool
+        raise KernelBuildError("no WebAssembly assembler: run `npm ci` (wabt) or install wabt")
+    return [tool, *(["--enable-relaxed-simd"] if relaxed else []), str(source), "-o", str(target)]
 
 
 def assemble(text: str, relaxed: bool, tmp: Path) -> bytes:
     source, target = tmp / "kernel.wat", tmp / "kernel.wasm"
     source.write_text(text)
-    flags = ["--enable-relaxed-simd"] if relaxed else []
     result = subprocess.run(
-        [wat2wasm(), *flags, str(source), "-o", str(target)], capture_output=True, text=True
+        assembler_command(source, target, relaxed), capture_output=True, text=True
     )
     if result.returncode != 0:
-        raise KernelBuildError(f"wat2wasm failed: {result.stderr.strip()[:2000]}")
+        raise KernelBuildError(f"assembling the kernel failed: {result.stderr.strip()[:2000]}")
     return target.read_bytes()
 
 

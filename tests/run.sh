@@ -6,14 +6,11 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# chromium drives the end-to-end tests, the CJK fonts show Chinese in screenshots, and wabt's
-# wat2wasm assembles the SIMD kernels.
-if ! command -v chromium >/dev/null || ! command -v wat2wasm >/dev/null ||
-   ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
-  echo "== installing Debian's chromium, CJK fonts and wabt"
+# chromium drives the end-to-end tests; the CJK fonts show Chinese in screenshots.
+if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+  echo "== installing Debian's chromium and CJK fonts"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    chromium fonts-noto-cjk wabt >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 fi
 
 echo "== installing Python dev dependencies"

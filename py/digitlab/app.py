@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from js import digitlabPost, digitlabTakeStop, digitlabYield
 from pyodide.ffi import to_js
+from pyodide.http import pyfetch
 
-from digitlab import metrics, plan, sources, views
+from digitlab import gemm, metrics, plan, simd, sources, views
 from digitlab.canvas import CanvasSet
 from digitlab.data import NUM_TEST, MnistData
 from digitlab.draw import mnist_preprocess
@@ -132,6 +133,7 @@ class App:
             except ValueError as error:
                 code = "DATA_LABELS" if "mnist_labels_uint8" in str(error) else "DATA_SPRITE"
                 raise AppError(code, str(error), "data") from None
+            await self.load_kernels()
             self.draw_data_step()
             summary = self.call_summary({"model": "tutorial"}, None)
             return json.dumps({"ok": True, "value": {"examples": self.examples(),
@@ -143,6 +145,39 @@ class App:
             traceback.print_exc()
             return json.dumps({"ok": False, "code": "RUNTIME", "stage": "data",
                                "message": f"{type(error).__name__}: {error}"})
+
+    async def load_kernels(self) -> None:
+        """Make the WebAssembly SIMD GEMM the backend, before any training can start, so a
+        seeded run always takes the same path. Without it, NumPy's matmul stays."""
+        choice = self.settings.get("simd", "plain")
+        urls = self.settings.get("kernels", {})
+        if choice == "off" or "plain" not in urls:
+            return
+        paths = {}
+        for variant in ("plain", "relaxed") if choice == "relaxed" else ("plain",):
+            try:
+                response = await pyfetch(urls[variant])
+                if response.ok:
+                    paths[variant] = f"/tmp/gemm_{variant}.so"
+                    with open(paths[variant], "wb") as file:
+                        file.write(await response.bytes())
+            except Exception:  # noqa: BLE001 - a missing kernel just means the NumPy path
+                traceback.print_exc()
+        if "plain" in paths:
+            simd.load(paths["plain"], paths.get("relaxed"), relaxed=choice == "relaxed")
+
+    def call_simdInfo(self, args: dict, payload: Any) -> dict:
+        return simd.info()
+
+    def call_simdVerify(self, args: dict, payload: Any) -> dict:
+        return simd.verify(int(args.get("cases", 2000)), int(args.get("seed", 0)))
+
+    def call_setGemmBackend(self, args: dict, payload: Any) -> dict:
+        try:
+            gemm.set_backend(str(args.get("name")))
+        except ValueError as error:
+            raise AppError("BAD_CONFIG", str(error)) from None
+        return simd.info()
 
     def examples(self) -> list[dict]:
         """The example panel's digits, with where each is drawn on the canvas."""
