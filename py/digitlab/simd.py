@@ -21,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import sys
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,6 +60,11 @@ class KernelCall:
     def panels(self) -> int:
         return -(-self.n // PANEL)
 
+    def args(self) -> tuple:
+        # Not dataclasses.astuple: it deep-copies, a third of the wrapper's time.
+        return (self.m, self.n, self.k, self.a, self.a_rs, self.a_cs, self.bp, self.c, self.ldc,
+                self.flags)
+
 
 # ---------------------------------------------------------------- address arithmetic
 
@@ -69,11 +74,16 @@ def address(arr: np.ndarray) -> int:
 
 def extent(start: int, dims: list[tuple[int, int]], itemsize: int = ITEM) -> tuple[int, int]:
     """Byte range [lo, hi) touched by elements at start + sum(i_d * stride_d), i_d < count_d."""
-    if any(count <= 0 for count, _ in dims):
-        return start, start
-    lo = start + sum(min(0, (count - 1) * stride) for count, stride in dims)
-    hi = start + sum(max(0, (count - 1) * stride) for count, stride in dims) + itemsize
-    return lo, hi
+    lo = hi = start
+    for count, stride in dims:
+        if count <= 0:
+            return start, start
+        span = (count - 1) * stride
+        if span < 0:
+            lo += span
+        else:
+            hi += span
+    return lo, hi + itemsize
 
 
 def footprint(arr: np.ndarray) -> tuple[int, int]:
@@ -155,7 +165,7 @@ def kernel_regions(call: KernelCall) -> dict[str, tuple[int, int]]:
 
 def check_call(call: KernelCall, a: np.ndarray, bp: np.ndarray, c: np.ndarray) -> None:
     """Raise ValueError unless `call` touches only a (read), bp (read) and c (write)."""
-    values = astuple(call)
+    values = call.args()
     _require(all(isinstance(v, int | np.integer) for v in values), "non-integer argument")
     _require(all(-I32_MAX - 1 <= v < ADDRESS_LIMIT for v in values), "argument out of range")
     _require(min(call.m, call.n, call.k) >= 1 and max(call.m, call.n, call.k) <= I32_MAX,
@@ -183,7 +193,7 @@ def run_kernel(call: KernelCall, a: np.ndarray, bp: np.ndarray, c: np.ndarray) -
     kernel = _state["kernel"]
     if kernel is None:
         raise RuntimeError("the SIMD kernel is not loaded")
-    kernel(*astuple(call))
+    kernel(*call.args())
 
 
 # ---------------------------------------------------------------- packing and operands
@@ -432,9 +442,9 @@ def _refusals() -> dict:
     small = np.ones(4, FLOAT32)
     liar = np.lib.stride_tricks.as_strided(small, shape=(6, 5), strides=(20, 4))
     bad = {
-        "rows": (KernelCall(7, 8, 5, *astuple(good)[3:]), a, bp, c),
-        "k": (KernelCall(6, 8, 6, *astuple(good)[3:]), a, bp, c),
-        "cols": (KernelCall(6, 9, 5, *astuple(good)[3:]), a, bp, c),
+        "rows": (KernelCall(7, 8, 5, *good.args()[3:]), a, bp, c),
+        "k": (KernelCall(6, 8, 6, *good.args()[3:]), a, bp, c),
+        "cols": (KernelCall(6, 9, 5, *good.args()[3:]), a, bp, c),
         "stride": (KernelCall(6, 8, 5, good.a, 24, 4, good.bp, good.c, 32), a, bp, c),
         "dtype": (good, a.astype(np.float64), bp, c),
         "address": (KernelCall(6, 8, 5, good.a + 4, 20, 4, good.bp, good.c, 32), a, bp, c),
