@@ -1,0 +1,554 @@
+"""DigitLab benchmark: the TF.js codelab's CNN and training config in DigitLab (Pyodide in the
+page), in TensorFlow.js 4.22 (cpu and webgl backends) and under CPython, in one run on one machine.
+
+Usage: python3 bench/run.py [--quick] [--strong] [--out bench/results/NAME.json]
+
+Every timing job on this machine takes /tmp/digitlab-timing.lock, so two benchmarks (or a
+benchmark and a timing test) never share the 2 cores; this script takes it itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import fcntl
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+LOCK_PATH = "/tmp/digitlab-timing.lock"
+CHROMIUM = os.environ.get("DIGITLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# A full tfjs cpu run takes minutes; the page timeouts only catch hangs.
+PAGE_TIMEOUT_MS = 3_600_000
+BOOT_TIMEOUT_MS = 300_000
+
+# The codelab's configuration (and DigitLab's defaults).
+CODELAB = {"trainSize": 5500, "validationSize": 1000, "epochs": 10, "batchSize": 512,
+           "learningRate": 0.001}
+FULL_TEST_SIZE = 10_000
+# CI's smoke run: every engine and every code path, in a couple of minutes.
+QUICK = {**CODELAB, "trainSize": 1000, "epochs": 1}
+QUICK_TEST_SIZE = 2000
+
+
+@dataclass
+class Plan:
+    """What one invocation measures."""
+
+    config: dict[str, Any]
+    test_size: int
+    tfjs_backends: list[str]
+    strong: bool
+    out: Path
+    quick: bool
+
+
+@dataclass
+class EngineResult:
+    """One engine's figures; `error` is set (and the run exits non-zero) when it failed."""
+
+    engine: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+# ---------------------------------------------------------------- the timing lock
+
+def inherited_lock_fd() -> int | None:
+    """The descriptor of LOCK_PATH this process inherited, if any.
+
+    `flock /tmp/digitlab-timing.lock python3 bench/run.py` passes its locked descriptor on; a
+    fresh open() of the file would be a second lock holder and wait for our own parent forever.
+    """
+    fd_dir = Path("/proc/self/fd")
+    if not fd_dir.is_dir():
+        return None
+    for entry in fd_dir.iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(entry) == LOCK_PATH:
+                return int(entry.name)
+    return None
+
+
+@contextlib.contextmanager
+def timing_lock() -> Iterator[None]:
+    inherited = inherited_lock_fd()
+    if inherited is not None:
+        fcntl.flock(inherited, fcntl.LOCK_EX)  # same open file description: returns at once
+        yield
+        return
+    with open(LOCK_PATH, "a") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for {LOCK_PATH} (another timing job is running)")
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield
+
+
+# ---------------------------------------------------------------- servers
+
+@contextlib.contextmanager
+def digitlab_server() -> Iterator[str]:
+    """`build.py serve --port 0` (it rebuilds site/ first if any input changed); yields its URL."""
+    process = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "serve", "--port", "0"],
+                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        while line and not line.startswith("http://"):  # build output precedes the URL
+            line = process.stdout.readline()
+        url = line.strip()
+        if not url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"build.py serve did not print its URL (got {url!r})")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class BenchHandler(SimpleHTTPRequestHandler):
+    """Serves exactly three folders; anything else is a 404."""
+
+    MOUNTS = {
+        "/tfjs/": ROOT / "node_modules" / "@tensorflow" / "tfjs" / "dist",
+        "/data/": ROOT / "site" / "data",
+        "/": BENCH / "tfjs",
+    }
+
+    def translate_path(self, path: str) -> str:
+        path = urlparse(path).path
+        if path.endswith("/"):
+            path += "index.html"
+        for prefix, folder in self.MOUNTS.items():
+            if path.startswith(prefix):
+                target = (folder / path[len(prefix):]).resolve()
+                if target.is_relative_to(folder.resolve()) and target.is_file():
+                    return str(target)
+                break
+        return str(BENCH / "tfjs" / "missing")  # SimpleHTTPRequestHandler answers 404
+
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
+        self.send_error(404)
+        return None
+
+    def log_message(self, format: str, *args: Any) -> None:  # the base class's signature
+        pass  # keep the benchmark's output to its results
+
+
+@contextlib.contextmanager
+def bench_server() -> Iterator[str]:
+    """The tfjs reference page on 127.0.0.1, in a thread of this process."""
+    for needed in (BenchHandler.MOUNTS["/tfjs/"] / "tf.min.js",
+                   BenchHandler.MOUNTS["/data/"] / "mnist_images.png"):
+        if not needed.is_file():
+            raise RuntimeError(f"{needed} is missing: run `npm ci` and `python3 build.py`")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BenchHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---------------------------------------------------------------- browser helpers
+
+class LocalOnly:
+    """Aborts, and remembers, every request to a host other than 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.foreign: list[str] = []
+
+    def route(self, route: Route) -> None:
+        url = urlparse(route.request.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.hostname != "127.0.0.1":
+            self.foreign.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    def check(self) -> None:
+        if self.foreign:
+            raise RuntimeError(f"requests left 127.0.0.1: {self.foreign}")
+
+
+@contextlib.contextmanager
+def fresh_page(browser: Browser) -> Iterator[tuple[Page, LocalOnly]]:
+    """A new context (empty cache and storage), so boot times are first-visit times."""
+    context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 900})
+    guard = LocalOnly()
+    context.route("**/*", guard.route)
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        yield page, guard
+    finally:
+        context.close()
+    guard.check()
+
+
+# Main-thread responsiveness: the worst gap between animation frames while the page trains.
+# Function-form strings only: the page's CSP forbids string eval.
+START_FRAME_GAPS = """() => {
+  const record = { gaps: [], last: performance.now(), running: true };
+  const tick = (now) => {
+    record.gaps.push(now - record.last);
+    record.last = now;
+    if (record.running) requestAnimationFrame(tick);
+  };
+  window.__benchFrames = record;
+  requestAnimationFrame(tick);
+}"""
+STOP_FRAME_GAPS = """() => {
+  const record = window.__benchFrames;
+  record.running = false;
+  record.gaps.push(performance.now() - record.last);
+  const sorted = [...record.gaps].sort((a, b) => a - b);
+  return { worstMs: sorted[sorted.length - 1], frames: sorted.length,
+           p99Ms: sorted[Math.floor(0.99 * (sorted.length - 1))],
+           over50ms: sorted.filter((gap) => gap > 50).length };
+}"""
+
+TIMED_TRAIN = """async (config) => {
+  const start = performance.now();
+  const history = await window.digitlab.train(config);
+  const seconds = (performance.now() - start) / 1000;
+  const { batches, ...perEpoch } = history;
+  return { seconds, history: perEpoch, batchCount: batches.length };
+}"""
+
+TIMED_EVALUATE = """async (size) => {
+  const start = performance.now();
+  const result = await window.digitlab.evaluate({ size });
+  return { seconds: (performance.now() - start) / 1000, accuracy: result.accuracy,
+           predictions: result.predictions.length };
+}"""
+
+# Resolves on `ready`; started while the page still boots, so performance.now() (ms since
+# navigation start) at that moment is the time to ready.
+TIME_TO_READY = """async () => {
+  const phase = window.digitlab.state().phase;
+  await window.digitlab.ready;
+  return { ms: performance.now(), phaseWhenAsked: phase };
+}"""
+
+
+# ---------------------------------------------------------------- engines
+
+def run_digitlab(browser: Browser, url: str, plan: Plan) -> EngineResult:
+    result = EngineResult("digitlab")
+    with fresh_page(browser) as (page, _guard):
+        page.goto(url)
+        page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)",
+                               timeout=BOOT_TIMEOUT_MS)
+        ready = page.evaluate(TIME_TO_READY)
+        page.evaluate(START_FRAME_GAPS)
+        trained = page.evaluate(TIMED_TRAIN, {**plan.config, "model": "tutorial"})
+        frames = page.evaluate(STOP_FRAME_GAPS)
+        evaluated = page.evaluate(TIMED_EVALUATE, plan.test_size)
+        memory = page.evaluate("() => window.digitlab.memory()")
+    result.figures = {
+        **training_figures(trained["seconds"], plan.config),
+        "test_accuracy": evaluated["accuracy"],
+        "test_size": evaluated["predictions"],
+        "predict_seconds": evaluated["seconds"],
+        "ready_seconds": ready["ms"] / 1000,
+        "phase_when_ready_asked": ready["phaseWhenAsked"],
+        "worst_frame_gap_ms": frames["worstMs"],
+        "p99_frame_gap_ms": frames["p99Ms"],
+        "frame_gaps_over_50ms": frames["over50ms"],
+        "frames": frames["frames"],
+        "peak_wasm_heap_bytes": memory.get("wasmHeapBytes"),
+        "memory_after": memory,
+        "history": trained["history"],
+    }
+    return result
+
+
+def run_digitlab_strong(browser: Browser, url: str) -> EngineResult:
+    """The strong model on the whole training portion with its recommended recipe."""
+    sys.path.insert(0, str(ROOT / "py"))
+    from digitlab.models import RECOMMENDED_TRAINING  # CPython import, only for --strong
+
+    config = {**RECOMMENDED_TRAINING["strong"], "model": "strong"}
+    result = EngineResult("digitlab-strong")
+    with fresh_page(browser) as (page, _guard):
+        page.goto(url)
+        page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)",
+                               timeout=BOOT_TIMEOUT_MS)
+        page.evaluate("() => window.digitlab.ready")
+        trained = page.evaluate(TIMED_TRAIN, config)
+        evaluated = page.evaluate(TIMED_EVALUATE, FULL_TEST_SIZE)
+    result.figures = {
+        "config": config,
+        "train_seconds": trained["seconds"],
+        "test_accuracy": evaluated["accuracy"],
+        "predict_seconds": evaluated["seconds"],
+        "history": trained["history"],
+    }
+    return result
+
+
+def run_tfjs(browser: Browser, url: str, backend: str, plan: Plan) -> EngineResult:
+    result = EngineResult(f"tfjs-{backend}")
+    with fresh_page(browser) as (page, _guard):
+        page.goto(url)
+        page.wait_for_function("() => Boolean(window.tfjsBench)", timeout=BOOT_TIMEOUT_MS)
+        config = {**plan.config, "backend": backend, "testSize": plan.test_size}
+        measured = page.evaluate("(config) => window.tfjsBench.run(config)", config)
+    if measured["backend"] != backend:
+        raise RuntimeError(f"tfjs ran on {measured['backend']!r}, not {backend!r}")
+    result.figures = {
+        **training_figures(measured["trainSeconds"], plan.config),
+        "epoch_seconds": measured["epochSeconds"],
+        "test_accuracy": measured["testAccuracy"],
+        "test_size": measured["testSize"],
+        "predict_seconds": measured["predictSeconds"],
+        "worst_frame_gap_ms": measured["worstFrameGapMs"],
+        "tfjs_version": measured["tfjsVersion"],
+        "history": measured["history"],
+    }
+    return result
+
+
+def run_cpython(plan: Plan) -> EngineResult:
+    """`python -m digitlab train --json`: native NumPy, the reference for the same code."""
+    config = plan.config
+    command = [sys.executable, "-m", "digitlab", "train", "--json",
+               "--train-size", str(config["trainSize"]),
+               "--validation-size", str(config["validationSize"]),
+               "--epochs", str(config["epochs"]), "--batch-size", str(config["batchSize"]),
+               "--learning-rate", str(config["learningRate"])]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "py")}
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                               check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"exit {completed.returncode}: {completed.stderr.strip()[-2000:]}")
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = EngineResult("cpython")
+    result.figures = {
+        **training_figures(report["seconds"], config),
+        "test_accuracy": report["test_accuracy"],
+        "test_size": FULL_TEST_SIZE,  # the CLI always tests on all 10000
+        "predict_seconds": None,
+        "history": report["history"],
+    }
+    return result
+
+
+def training_figures(seconds: float, config: dict[str, Any]) -> dict[str, float]:
+    return {
+        "train_seconds": seconds,
+        "seconds_per_epoch": seconds / config["epochs"],
+        "images_per_second": config["trainSize"] * config["epochs"] / seconds,
+    }
+
+
+def attempt(engine: str, measure: Callable[[], EngineResult]) -> EngineResult:
+    """Runs one engine; a failure is recorded, reported and makes the run fail, not crash it."""
+    log(f"running {engine} ...")
+    started = time.perf_counter()
+    try:
+        result = measure()
+    except Exception as error:  # any failure of an engine is a result
+        traceback.print_exc()
+        result = EngineResult(engine, error=f"{type(error).__name__}: {error}")
+    log(f"{engine}: {'FAILED ' + result.error if result.error else 'ok'} "
+        f"({time.perf_counter() - started:.0f} s wall)")
+    return result
+
+
+# ---------------------------------------------------------------- report
+
+def speedups(results: list[EngineResult]) -> dict[str, float]:
+    """DigitLab's training speed-up over every other engine (their seconds / DigitLab's)."""
+    by_engine = {r.engine: r for r in results if not r.error}
+    if "digitlab" not in by_engine:
+        return {}
+    ours = by_engine["digitlab"].figures["train_seconds"]
+    return {name: r.figures["train_seconds"] / ours for name, r in by_engine.items()
+            if name != "digitlab" and "train_seconds" in r.figures and name != "digitlab-strong"}
+
+
+def table(results: list[EngineResult], plan: Plan) -> str:
+    config = plan.config
+    lines = [f"config: trainSize {config['trainSize']}, validationSize {config['validationSize']},"
+             f" epochs {config['epochs']}, batchSize {config['batchSize']}, adam lr "
+             f"{config['learningRate']}; test on {plan.test_size} images", ""]
+    header = (f"{'engine':<12} {'s/epoch':>8} {'train s':>8} {'images/s':>9} {'test acc':>9} "
+              f"{'predict s':>10} {'DigitLab speed-up':>18}")
+    lines += [header, "-" * len(header)]
+    ups = speedups(results)
+    for r in results:
+        if r.engine == "digitlab-strong":
+            continue
+        if r.error:
+            lines.append(f"{r.engine:<12} FAILED: {r.error}")
+            continue
+        f = r.figures
+        predict = "-" if f["predict_seconds"] is None else f"{f['predict_seconds']:.2f}"
+        speedup = f"{ups[r.engine]:.2f}x" if r.engine in ups else "-"
+        accuracy = f"{100 * f['test_accuracy']:.2f}%"
+        lines.append(f"{r.engine:<12} {f['seconds_per_epoch']:>8.2f} {f['train_seconds']:>8.1f} "
+                     f"{f['images_per_second']:>9.0f} {accuracy:>9} {predict:>10} "
+                     f"{speedup:>18}")
+    lines += ["", "speed-up = engine's training seconds / DigitLab's (above 1: DigitLab is faster)"]
+    lines += page_lines(results)
+    return "\n".join(lines)
+
+
+def page_lines(results: list[EngineResult]) -> list[str]:
+    lines: list[str] = []
+    for r in results:
+        f = r.figures
+        if r.engine == "digitlab" and not r.error:
+            heap = f["peak_wasm_heap_bytes"]
+            lines += ["", "DigitLab page:",
+                      f"  time to ready (fresh context) {f['ready_seconds']:.1f} s",
+                      f"  worst main-thread frame gap while training {f['worst_frame_gap_ms']:.0f}"
+                      f" ms (p99 {f['p99_frame_gap_ms']:.0f} ms, {f['frame_gaps_over_50ms']} of"
+                      f" {f['frames']} frames over 50 ms)",
+                      f"  peak wasm heap {heap / 2**20:.0f} MiB" if heap else
+                      "  peak wasm heap: not reported"]
+        elif r.engine.startswith("tfjs") and not r.error:
+            lines.append(f"{r.engine} worst main-thread frame gap while training "
+                         f"{f['worst_frame_gap_ms']:.0f} ms (tfjs trains on the main thread)")
+        elif r.engine == "digitlab-strong":
+            lines.append("" if r.error is None else f"digitlab-strong FAILED: {r.error}")
+            if not r.error:
+                lines.append(f"DigitLab strong model ({f['config']}): test accuracy "
+                             f"{100 * f['test_accuracy']:.2f}% after {f['train_seconds']:.0f} s "
+                             "of training")
+    return lines
+
+
+def environment() -> dict[str, Any]:
+    def output(command: list[str]) -> str:
+        try:
+            return subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                  check=False, timeout=30).stdout.strip()
+        except OSError:
+            return ""
+
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "git_commit": output(["git", "rev-parse", "HEAD"]),
+        "git_dirty": bool(output(["git", "status", "--porcelain", "--", "py", "js"])),
+        "chromium": output([CHROMIUM, "--version"]),
+        "chromium_flags": CHROMIUM_FLAGS,
+        "cpus": os.cpu_count(),
+        # Jobs outside the timing lock also use the cores; a high load means noisy timings.
+        "load_average_1_5_15_min": os.getloadavg(),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def rounded(value: Any) -> Any:
+    """Floats to 5 significant digits, so a results file stays small and diffable."""
+    if isinstance(value, float):
+        return float(f"{value:.5g}")
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    return value
+
+
+def write_results(results: list[EngineResult], plan: Plan, text: str) -> None:
+    document = {
+        "quick": plan.quick,
+        "config": plan.config,
+        "test_size": plan.test_size,
+        "environment": environment(),
+        "engines": {r.engine: ({"error": r.error} if r.error else r.figures) for r in results},
+        "digitlab_speedup": speedups(results),
+        "table": text.splitlines(),
+    }
+    plan.out.parent.mkdir(parents=True, exist_ok=True)
+    plan.out.write_text(json.dumps(rounded(document), indent=1) + "\n")
+    log(f"results written to {plan.out}")
+
+
+# ---------------------------------------------------------------- main
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def parse_plan(argv: list[str] | None) -> Plan:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced config (1000 images, 1 epoch, test on 2000) for CI")
+    parser.add_argument("--strong", action="store_true",
+                        help="also train the strong model in the page on 54000 images (minutes)")
+    parser.add_argument("--backends", default="cpu,webgl",
+                        help="comma-separated tfjs backends (default: cpu,webgl)")
+    parser.add_argument("--out", type=Path, help="results file (default: bench/results/<UTC time>"
+                                                 "[-quick].json)")
+    args = parser.parse_args(argv)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or RESULTS / f"{stamp}{'-quick' if args.quick else ''}.json"
+    return Plan(config=dict(QUICK if args.quick else CODELAB),
+                test_size=QUICK_TEST_SIZE if args.quick else FULL_TEST_SIZE,
+                tfjs_backends=[b for b in args.backends.split(",") if b],
+                strong=args.strong, out=out, quick=args.quick)
+
+
+def run_all(plan: Plan) -> list[EngineResult]:
+    results: list[EngineResult] = []
+    with digitlab_server() as digitlab_url, bench_server() as tfjs_url, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            results.append(attempt("digitlab", functools.partial(
+                run_digitlab, browser, digitlab_url, plan)))
+            for backend in plan.tfjs_backends:
+                results.append(attempt(f"tfjs-{backend}", functools.partial(
+                    run_tfjs, browser, tfjs_url, backend, plan)))
+            if plan.strong:
+                results.append(attempt("digitlab-strong", functools.partial(
+                    run_digitlab_strong, browser, digitlab_url)))
+        finally:
+            browser.close()
+    # After the browser: CPython gets both cores to itself, as the page engines did.
+    results.append(attempt("cpython", functools.partial(run_cpython, plan)))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    plan = parse_plan(argv)
+    with timing_lock():
+        results = run_all(plan)
+    text = table(results, plan)
+    print(text, flush=True)
+    write_results(results, plan, text)
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
