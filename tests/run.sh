@@ -24,4 +24,21 @@ echo "== ruff"
 python3 -m ruff check .
 
 echo "== pytest (unit + end-to-end in Chromium)"
-python3 -m pytest -q "$@"
+report="${TMPDIR:-/tmp}/digitlab-pytest.xml"
+python3 -m pytest -q --junitxml="$report" "$@"
+
+echo "== benchmark smoke run (bench/run.py --quick: exercised, not timed against targets)"
+python3 bench/run.py --quick --out "${TMPDIR:-/tmp}/digitlab-bench-quick.json"
+
+# The benchmark's table came last: repeat pytest's count as the closing line.
+python3 - "$report" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+root = ET.parse(sys.argv[1]).getroot()
+suite = root if root.tag == "testsuite" else root.find("testsuite")
+tests, failures, errors, skipped = (int(suite.get(k, 0)) for k in
+                                    ("tests", "failures", "errors", "skipped"))
+print(f"tests: {tests - failures - errors - skipped} passed, {failures + errors} failed, "
+      f"{skipped} skipped")
+PY
