@@ -438,8 +438,8 @@ class App:
         self.inspected = index
         self.require_model()
         self.draw_pad_views()
-        maps = self.model.feature_maps(self.inside_image())
-        return {"layers": [m["name"] for m in maps if m["type"] == "Conv2D"]}
+        return {"layers": [layer.name for layer in self.model.layers
+                           if layer.type_name == "Conv2D"]}
 
     # ------------------------------------------------------------ model files
 
