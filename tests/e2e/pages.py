@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 
 import numpy as np
 from PIL import Image
@@ -16,6 +17,22 @@ def canvas_rgba(page: Page, testid: str) -> np.ndarray:
         "id => document.querySelector(`[data-testid='${id}']`).toDataURL('image/png')", testid)
     png = base64.b64decode(url.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+def canvas_rgba_changed(page: Page, testid: str, before: np.ndarray,
+                        timeout_s: float = 3.0) -> np.ndarray:
+    """The canvas's pixels once they differ from `before` (or the last read after timeout_s).
+
+    A worker's OffscreenCanvas reaches its placeholder asynchronously, after the worker yields,
+    so a read right after a call can still show the previous frame.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pixels = canvas_rgba(page, testid)
+        if pixels.shape != before.shape or not np.array_equal(pixels, before) \
+                or time.monotonic() > deadline:
+            return pixels
+        page.wait_for_timeout(100)
 
 
 def call(page: Page, expression: str, arg=None):

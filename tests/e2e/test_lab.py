@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import ARTIFACTS, READY_TIMEOUT_MS, ROOT, open_page, wait_ready
-from tests.e2e.pages import alert_text, call, canvas_rgba, wait_phase
+from tests.e2e.pages import alert_text, call, canvas_rgba, canvas_rgba_changed, wait_phase
 
 SMALL_RUN = {"train-size": "2000", "validation-size": "500", "epochs": "2", "batch-size": "64"}
 TRAINED: dict = {}  # what the first training test learned, for the tests after it
@@ -44,9 +44,11 @@ def test_training_through_the_controls_updates_charts_and_learns(lab: Page) -> N
     lab.get_by_test_id("train").click()
     wait_phase(lab, "training", 10_000)
     lab.wait_for_function("() => window.digitlab.state().batch >= 5", timeout=120_000)
-    mid = plot_area(canvas_rgba(lab, "chart-batch"))
+    mid_pixels = canvas_rgba(lab, "chart-batch")
+    mid = plot_area(mid_pixels)
     wait_phase(lab, "ready")
-    after = {name: plot_area(canvas_rgba(lab, name)) for name in ("chart-batch", "chart-epoch")}
+    after = {"chart-batch": plot_area(canvas_rgba_changed(lab, "chart-batch", mid_pixels)),
+             "chart-epoch": plot_area(canvas_rgba(lab, "chart-epoch"))}
     assert not np.array_equal(before["chart-batch"], mid), "batch chart did not change live"
     assert not np.array_equal(mid, after["chart-batch"]), "batch chart stopped updating"
     assert not np.array_equal(before["chart-epoch"], after["chart-epoch"])
@@ -116,7 +118,7 @@ def test_feature_maps_follow_the_chosen_test_image(lab: Page) -> None:
     assert shown["layers"] == ["conv2d_1", "conv2d_2"]
     first = canvas_rgba(lab, "feature-maps")
     call(lab, "window.digitlab.inspect(4)")
-    second = canvas_rgba(lab, "feature-maps")
+    second = canvas_rgba_changed(lab, "feature-maps", first)
     assert first.shape == second.shape and not np.array_equal(first, second)
     assert call(lab, "window.digitlab.inspect(10000)")["code"] == "BAD_CONFIG"
     lab.get_by_test_id("alert-dismiss").click()

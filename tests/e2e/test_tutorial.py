@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.conftest import ARTIFACTS, READY_TIMEOUT_MS, open_page, wait_ready
-from tests.e2e.pages import alert_text, call, canvas_rgba, wait_phase
+from tests.e2e.pages import alert_text, call, canvas_rgba, canvas_rgba_changed, wait_phase
 
 # Words allowed on the Chinese page: units, proper names and the names the tutorial teaches.
 ALLOWED_ENGLISH = {"NumPy", "Pyodide", "Pillow", "MNIST", "CNN", "Adam", "SGD", "ReLU", "softmax",
@@ -127,11 +127,7 @@ def test_switching_language_needs_no_reload_and_redraws_canvases(
     page.wait_for_function("() => document.getElementById('class-balance-alt')"
                            ".textContent.includes('每个数字')", timeout=20_000)
     # The worker's frame reaches the page's placeholder canvas a little after the alt text.
-    for _ in range(50):
-        after = canvas_rgba(page, "class-balance")
-        if not np.array_equal(before, after):
-            break
-        page.wait_for_timeout(200)
+    after = canvas_rgba_changed(page, "class-balance", before, timeout_s=10)
     assert not np.array_equal(before, after), "the chart's title was not redrawn in Chinese"
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     assert page.evaluate("localStorage.getItem('digitlab.lang')") == "zh-CN"
