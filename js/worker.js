@@ -192,8 +192,8 @@ async function callPython(method, args, bytes) {
       // Pyodide does not expose its Memory; its Emscripten module does (a private field).
       reply.value.wasmHeapBytes = pyodideModule?._module?.HEAPU8?.byteLength ?? null;
     }
-    if (reply.ok && reply.bytes) {
-      const proxy = app.take_bytes();
+    if (reply.ok && reply.bytes != null) {
+      const proxy = app.take_bytes(reply.bytes);
       reply.bytes = proxy instanceof Uint8Array ? proxy : proxy.toJs();
     } else {
       delete reply.bytes;

@@ -47,6 +47,13 @@ class AppError(Exception):
         self.stage = stage
 
 
+class Outgoing:
+    """What a call returns when its answer is bytes (a weights file) rather than JSON."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
 def post(message: dict) -> None:
     digitlabPost(json.dumps(message))
 
@@ -119,7 +126,10 @@ class App:
         self.evaluation: dict | None = None
         self.pad_image: np.ndarray | None = None
         self.inspected: int | None = None  # a test image chosen for the feature maps
-        self.outgoing: bytes | None = None
+        # Bytes a call produced, by call token: calls interleave at every await, so one
+        # shared slot would hand one call's bytes to another.
+        self.outgoing: dict[int, bytes] = {}
+        self.next_token = 0
         views.post_alt = post
 
     # ------------------------------------------------------------ 1. data
@@ -203,8 +213,11 @@ class App:
             value = handler(args, payload)
             if hasattr(value, "__await__"):
                 value = await value
-            return json.dumps({"ok": True, "value": json_safe(value),
-                               "bytes": self.outgoing is not None})
+            token = None
+            if isinstance(value, Outgoing):
+                token, self.next_token = self.next_token, self.next_token + 1
+                self.outgoing[token], value = value.data, None
+            return json.dumps({"ok": True, "value": json_safe(value), "bytes": token})
         except AppError as error:
             return json.dumps({"ok": False, "code": error.code, "message": str(error)})
         except Exception as error:
@@ -212,10 +225,9 @@ class App:
             return json.dumps({"ok": False, "code": "INTERNAL",
                                "message": f"{type(error).__name__}: {error}"})
 
-    def take_bytes(self) -> Any:
-        """The bytes a call produced (weights), as a Uint8Array for the page."""
-        data, self.outgoing = self.outgoing, None
-        return to_js(data)
+    def take_bytes(self, token: int) -> Any:
+        """The bytes the call with this token produced (weights), as a Uint8Array."""
+        return to_js(self.outgoing.pop(token))
 
     def call_memory(self, args: dict, payload: Any) -> dict:
         """Python-side memory, for leak checks (wasm memory itself never shrinks).
@@ -443,8 +455,8 @@ class App:
 
     # ------------------------------------------------------------ model files
 
-    def call_saveWeights(self, args: dict, payload: Any) -> None:
-        self.outgoing = self.require_model().save_weights()
+    def call_saveWeights(self, args: dict, payload: Any) -> Outgoing:
+        return Outgoing(self.require_model().save_weights())
 
     def call_loadWeights(self, args: dict, payload: Any) -> dict:
         data = payload.to_bytes() if payload is not None else b""

@@ -148,6 +148,21 @@ def test_weights_survive_a_reload_and_bad_files_are_refused(lab: Page, tmp_path)
     assert not lab.get_by_test_id("alert").is_visible()
 
 
+def test_calls_in_flight_together_each_get_their_own_answer(lab: Page) -> None:
+    # The worker serves calls concurrently: a weights file must reach the call that asked.
+    replies = call(lab, """Promise.all([
+        window.digitlab.saveWeights().then(b => b.length), window.digitlab.memory(),
+        window.digitlab.saveWeights().then(b => b.length), window.digitlab.summary('current'),
+        window.digitlab.plan({model: 'tutorial'}),
+        window.digitlab.saveWeights().then(b => b.length),
+    ])""")
+    assert "error" not in replies, replies
+    sizes = replies[0], replies[2], replies[5]
+    assert sizes[0] > 20_000 and len(set(sizes)) == 1, sizes
+    assert "objects" in replies[1] and "wasmHeapBytes" in replies[1]
+    assert replies[3]["total_params"] == 5994
+
+
 def test_a_weights_file_written_by_the_cli_loads_in_the_page(lab: Page, tmp_path) -> None:
     path = tmp_path / "cli.npz"
     subprocess.run([sys.executable, "-m", "digitlab", "train", "--train-size", "1000",
