@@ -1,7 +1,8 @@
 """The one matrix product every layer uses: gemm(a, b, trans_a, trans_b, out).
 
-A later backend (WebAssembly SIMD) can be swapped in behind `set_backend`; nothing else in
-the core knows which backend runs. The backend is chosen by configuration, never by timing.
+A backend is a GEMM plus, optionally, its own versions of the layers' other passes (ops.py);
+the WebAssembly SIMD one is swapped in behind `set_backend`, and nothing else in the core knows
+which backend runs. The backend is chosen by configuration, never by timing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import sys
 from collections.abc import Callable
 
 import numpy as np
+
+from . import ops
 
 Backend = Callable[[np.ndarray, np.ndarray, bool, bool, "np.ndarray | None"], np.ndarray]
 
@@ -27,24 +30,28 @@ def _matmul_contiguous(a, b, trans_a, trans_b, out):
     return np.matmul(a, b, out=out)
 
 
-_BACKENDS: dict[str, Backend] = {
-    "matmul": _matmul_views,
-    "matmul-contiguous": _matmul_contiguous,
+_BACKENDS: dict[str, tuple[Backend, dict | None]] = {
+    "matmul": (_matmul_views, None),
+    "matmul-contiguous": (_matmul_contiguous, None),
 }
 DEFAULT_BACKEND = "matmul-contiguous" if sys.platform == "emscripten" else "matmul"
-_active: list = [DEFAULT_BACKEND, _BACKENDS[DEFAULT_BACKEND]]
+_active: list = [DEFAULT_BACKEND, _matmul_contiguous if sys.platform == "emscripten"
+                 else _matmul_views]
 
 
-def register_backend(name: str, fn: Backend) -> None:
-    """Make `fn(a, b, trans_a, trans_b, out)` selectable as `set_backend(name)`."""
-    _BACKENDS[name] = fn
+def register_backend(name: str, fn: Backend, op_table: dict | None = None) -> None:
+    """Make `fn(a, b, trans_a, trans_b, out)` selectable as `set_backend(name)`; `op_table`
+    replaces ops.py's NumPy passes while it is active (see ops.use)."""
+    _BACKENDS[name] = (fn, op_table)
 
 
 def set_backend(name: str) -> None:
-    """Select the GEMM backend by name (see `backends()`)."""
+    """Select the backend by name (see `backends()`): its GEMM and its layer passes."""
     if name not in _BACKENDS:
         raise ValueError(f"unknown GEMM backend {name!r}; known: {', '.join(sorted(_BACKENDS))}")
-    _active[:] = [name, _BACKENDS[name]]
+    fn, op_table = _BACKENDS[name]
+    ops.use(op_table)
+    _active[:] = [name, fn]
 
 
 def get_backend() -> str:
