@@ -18,6 +18,11 @@ relaxed one f32x4.relaxed_madd, which may or may not fuse depending on the hardw
 
 from __future__ import annotations
 
+try:  # imported as kernels.gemm_wat (build.py, tests) or next to build_kernels.py as a script
+    from . import ops_wat
+except ImportError:
+    import ops_wat  # type: ignore[no-redef]
+
 # Rows per micro-tile. V8 hoists a k step's loads above its arithmetic, so all splats are live
 # at once: 4 rows need 8 accumulators + 2 B vectors + 4 splats + 1 product = 15 registers, the
 # x64 allocatable maximum; 6 rows (or unrolling k) made V8 spill and ran at ~60-80% speed.
@@ -222,12 +227,14 @@ def driver() -> str:
 
 
 def wat(relaxed: bool = False) -> str:
-    """The whole module: imports Pyodide's memory, exports digitlab_sgemm."""
+    """The whole module: imports Pyodide's memory, exports digitlab_sgemm and the layers' other
+    kernels (ops_wat.py), so one side module serves the whole training step."""
     kernels = [block_kernel(mode, rows, relaxed) for mode in MODES for rows in range(1, MR + 1)]
     return "\n".join([
         "(module",
         '(import "env" "memory" (memory 0))',
         *kernels,
         driver(),
+        *ops_wat.functions(),
         ")",
     ])

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import gemm as gemm_module
+from . import simd_ops
 
 KERNEL_SYMBOL = "digitlab_sgemm"
 BACKEND_NAME = "simd"
@@ -346,8 +347,11 @@ def simd_gemm(
 # ---------------------------------------------------------------- loading
 
 def _open_kernel(path: str) -> Kernel:
-    """dlopen the side module through Pyodide's dynamic linker; return its sgemm export."""
-    fn = getattr(ctypes.CDLL(path), KERNEL_SYMBOL)
+    """dlopen the side module through Pyodide's dynamic linker; return its sgemm export (and
+    bind the layers' other kernels, in the same module)."""
+    library = ctypes.CDLL(path)
+    simd_ops.bind(library)
+    fn = getattr(library, KERNEL_SYMBOL)
     fn.argtypes = [ctypes.c_int32] * 3 + [ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32,
                                           ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int32,
                                           ctypes.c_int32]
@@ -383,13 +387,14 @@ def load(path_plain: str, path_relaxed: str | None = None, relaxed: bool = False
     for path, variant in candidates:
         try:
             _state["kernel"], _state["variant"] = _open_kernel(path), variant
-            if self_test():
-                gemm_module.register_backend(BACKEND_NAME, simd_gemm)
+            if self_test() and simd_ops.self_test():
+                gemm_module.register_backend(BACKEND_NAME, simd_gemm, simd_ops.TABLE)
                 gemm_module.set_backend(BACKEND_NAME)
                 return True
         except Exception:  # noqa: BLE001 - any failure means: try the next variant, or NumPy
             pass
         _state["kernel"], _state["variant"] = None, None
+        simd_ops.unbind()
     return False
 
 
@@ -432,7 +437,8 @@ def verify(cases: int = 2000, seed: int = 0) -> dict:
         out = None if start is None else start.copy()
         got = simd_gemm(a, b, trans_a, trans_b, out=out, accumulate=accumulate)
         worst = max(worst, _max_relative_error(got, op_a, op_b, start))
-    return {"cases": cases, "maxRelErr": worst, "refused": _refusals(), **info()}
+    return {"cases": cases, "maxRelErr": worst, "refused": _refusals(), **info(),
+            "ops": simd_ops.verify(max(1, cases // 4), seed)}
 
 
 def _refusals() -> dict:

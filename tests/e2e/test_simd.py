@@ -1,4 +1,4 @@
-"""The WebAssembly SIMD GEMM backend in the real page (Chromium).
+"""The WebAssembly SIMD backend (GEMM and the layers' other kernels) in the real page (Chromium).
 
 Needs the integration hooks on window.digitlab: simdInfo(), simdVerify({cases, seed}) and
 setGemmBackend(name) (each a call into the worker: simd.info(), simd.verify(...),
@@ -51,6 +51,12 @@ def test_the_kernel_matches_float64_and_refuses_misuse(lab: Page) -> None:
     assert report["cases"] == 4000 and report["variant"] == "plain"
     assert report["maxRelErr"] < 1e-5, report
     assert report["refused"] and all(report["refused"].values()), report["refused"]
+    # The layers' other kernels (im2col, col2im, pooling, bias/ReLU) against their NumPy versions.
+    layer_kernels = report["ops"]
+    assert layer_kernels["cases"] == 1000 and layer_kernels["exact"], layer_kernels
+    assert layer_kernels["maxRelErr"] < 1e-5, layer_kernels
+    assert all(count >= 100 for count in layer_kernels["kernelCalls"].values()), layer_kernels
+    assert all(layer_kernels["refused"].values()), layer_kernels["refused"]
 
 
 def train(page: Page, backend: str) -> dict:
