@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import png as png_decoder
+
 SPRITE_FILE = "mnist_images.png"
 LABELS_FILE = "mnist_labels_uint8"
 NUM_IMAGES = 65000
@@ -58,10 +60,23 @@ def decode_labels(raw: bytes) -> np.ndarray:
 
 def decode_sprite(png: bytes) -> np.ndarray:
     """The 784 x 65000 grayscale PNG -> uint8 [65000, 784]; ValueError names the problem."""
-    from PIL import Image
-
     if not png:
         raise ValueError(f"{SPRITE_FILE}: the file is empty")
+    try:
+        pixels = png_decoder.decode_gray8(png)
+    except png_decoder.PngError as e:
+        raise ValueError(f"{SPRITE_FILE}: not a readable PNG image ({e})") from None
+    if pixels is None:  # a PNG of another kind: Pillow reads it and names its mode
+        return _decode_with_pillow(png)
+    if pixels.shape != (NUM_IMAGES, IMAGE_SIZE):
+        raise ValueError(f"{SPRITE_FILE}: expected {IMAGE_SIZE} x {NUM_IMAGES} pixels "
+                         f"(width x height), got {pixels.shape[1]} x {pixels.shape[0]}")
+    return pixels
+
+
+def _decode_with_pillow(png: bytes) -> np.ndarray:
+    from PIL import Image
+
     try:
         image = Image.open(io.BytesIO(png))
         mode, size = image.mode, image.size

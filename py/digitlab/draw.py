@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 RGBA = tuple[int, int, int, int]
 ColorLike = str | Sequence[int]
@@ -345,6 +344,8 @@ def _ink_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     # BOX is an exact area average when shrinking (the antialiasing MNIST's creators used);
     # when enlarging a tiny mark it would give blocky steps, so bilinear there.
+    from PIL import Image  # here, not at the top: importing PIL would delay the page's boot
+
     shrinking = height <= image.shape[0] and width <= image.shape[1]
     resample = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
     pil = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32))  # mode 'F'

@@ -1,7 +1,12 @@
+import io
+import struct
+import zlib
+
 import numpy as np
 import pytest
 from conftest import png_bytes, row_ids, synthetic_labels
 
+from digitlab import png
 from digitlab.data import MnistData, decode_labels, normalize, one_hot
 
 
@@ -123,3 +128,81 @@ def test_labels_not_one_hot_are_named(row, values):
 
 def test_row_ids_fixture_is_distinct():
     assert len(np.unique(rows_of(row_ids()))) == 65000
+
+
+# ---- the PNG decoder -------------------------------------------------------------------
+
+
+def paeth(a: int, b: int, c: int) -> int:
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    return a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+
+
+def encode_gray8(pixels: np.ndarray, filters: list[int]) -> bytes:
+    """A PNG with the given filter on each row, by the spec's formulas (independent of the
+    decoder and of Pillow, whose encoder rarely picks Average)."""
+    height, width = pixels.shape
+    img = pixels.astype(int)
+    rows = []
+    for y, kind in enumerate(filters):
+        out = [kind]
+        for x in range(width):
+            a = img[y, x - 1] if x else 0
+            b = img[y - 1, x] if y else 0
+            c = img[y - 1, x - 1] if x and y else 0
+            predicted = [0, a, b, (a + b) // 2, paeth(a, b, c)][kind]
+            out.append((img[y, x] - predicted) % 256)
+        rows.append(bytes(out))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(body, zlib.crc32(kind)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (png.SIGNATURE + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+
+
+def test_png_decoder_undoes_every_row_filter():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (40, 23)).astype(np.uint8)
+    pixels[10:20] = np.cumsum(rng.integers(0, 5, (10, 23)), axis=1)  # smooth rows too
+    filters = [int(f) for f in rng.integers(0, 5, 40)]
+    filters[:5] = [0, 1, 2, 3, 4]  # every filter, and each of them on the first row below
+    for first in range(5):
+        data = encode_gray8(pixels, [first, *filters[1:]])
+        np.testing.assert_array_equal(png.decode_gray8(data), pixels)
+
+
+def test_png_decoder_matches_pillow_on_pillows_own_files():
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    ramps = np.cumsum(rng.integers(0, 9, (200, 61)), axis=1)
+    stripes = np.tile(rng.integers(0, 256, 61), (200, 1))
+    pixels = (np.vstack([ramps, rng.integers(0, 256, (200, 61)), stripes]) % 256)
+    pixels = pixels.astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="PNG", optimize=True)
+    np.testing.assert_array_equal(png.decode_gray8(buffer.getvalue()), pixels)
+
+
+def test_png_decoder_leaves_other_kinds_to_pillow_and_refuses_broken_files(synthetic_sprite):
+    assert png.decode_gray8(png_bytes(np.zeros((4, 4), np.uint8), mode="RGB")) is None
+    flipped = bytearray(synthetic_sprite)
+    flipped[60] ^= 0xFF
+    with pytest.raises(png.PngError, match="CRC mismatch"):
+        png.decode_gray8(bytes(flipped))
+    with pytest.raises(png.PngError, match="signature"):
+        png.decode_gray8(b"GIF89a" + bytes(100))
+    with pytest.raises(png.PngError, match="truncated"):
+        png.decode_gray8(synthetic_sprite[:-20])
+
+
+def test_the_codelab_sprite_decodes_like_pillow(data_dir):
+    from PIL import Image
+
+    data = (data_dir / "mnist_images.png").read_bytes()
+    ours = png.decode_gray8(data)
+    np.testing.assert_array_equal(ours, np.asarray(Image.open(io.BytesIO(data))))
