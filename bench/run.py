@@ -271,6 +271,11 @@ def run_digitlab(browser: Browser, url: str, plan: Plan) -> EngineResult:
         frames = page.evaluate(STOP_FRAME_GAPS)
         evaluated = page.evaluate(TIMED_EVALUATE, plan.test_size)
         memory = page.evaluate("() => window.digitlab.memory()")
+        # A returning visitor: same context, so the HTTP cache (and V8's code cache) is warm.
+        page.reload()
+        page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)",
+                               timeout=BOOT_TIMEOUT_MS)
+        ready_again = page.evaluate(TIME_TO_READY)
     result.figures = {
         **training_figures(trained["seconds"], plan.config),
         "test_accuracy": evaluated["accuracy"],
@@ -280,6 +285,7 @@ def run_digitlab(browser: Browser, url: str, plan: Plan) -> EngineResult:
         "predict_seconds": evaluated["predictSeconds"],
         "evaluate_seconds": evaluated["seconds"],
         "ready_seconds": ready["ms"] / 1000,
+        "ready_on_reload_seconds": ready_again["ms"] / 1000,
         "phase_when_ready_asked": ready["phaseWhenAsked"],
         "worst_frame_gap_ms": frames["worstMs"],
         "p99_frame_gap_ms": frames["p99Ms"],
@@ -431,7 +437,8 @@ def page_lines(results: list[EngineResult]) -> list[str]:
         if r.engine == "digitlab" and not r.error:
             heap = f["peak_wasm_heap_bytes"]
             lines += ["", "DigitLab page:",
-                      f"  time to ready (fresh context) {f['ready_seconds']:.1f} s",
+                      f"  time to ready: {f['ready_seconds']:.1f} s in a fresh context (first "
+                      f"visit), {f['ready_on_reload_seconds']:.1f} s on a reload (warm cache)",
                       f"  evaluate() of the test images, with metrics and drawing "
                       f"{f['evaluate_seconds']:.2f} s (predict alone {f['predict_seconds']:.2f} s)",
                       f"  worst main-thread frame gap while training {f['worst_frame_gap_ms']:.0f}"
