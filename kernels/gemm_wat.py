@@ -76,6 +76,25 @@ def _k_loop(mode: str, rows: int, relaxed: bool) -> list[str]:
     ]
 
 
+def _k_loop_windows(mode: str, rows: int, relaxed: bool) -> list[str]:
+    """The k loop of a convolution read in place (no im2col): k runs over the window's kernel
+    rows, each a run of $run bytes of the image (kw*C floats), then $jump bytes on to the
+    next kernel row. Same order of k as the im2col columns, so the same sums."""
+    jump = [f"(local.set $a{r} (i32.add (local.get $a{r}) (local.get $jump)))"
+            for r in range(1 if mode == "cols" else rows)]
+    return [
+        "(local.set $pbend (i32.add (local.get $pb) (i32.shl (local.get $kc) (i32.const 5))))",
+        "(loop $window_rows",
+        "(local.set $prun (i32.add (local.get $pb) (i32.shl (local.get $run) (i32.const 3))))",
+        "(loop $k",
+        *_k_step(mode, rows, relaxed),
+        *_advance(mode, rows),
+        "(br_if $k (i32.lt_u (local.get $pb) (local.get $prun))))",
+        *jump,
+        "(br_if $window_rows (i32.lt_u (local.get $pb) (local.get $pbend))))",
+    ]
+
+
 def _store_full(rows: int) -> list[str]:
     out = ["(local.set $pr (local.get $pc))"]
     for r in range(rows):
@@ -106,14 +125,14 @@ def _store_partial(rows: int) -> list[str]:
     return out
 
 
-def _tile(mode: str, rows: int, relaxed: bool) -> list[str]:
+def _tile(mode: str, rows: int, relaxed: bool, windows: bool = False) -> list[str]:
     """One micro-tile: C[rows x nr] at $pcj (+)= A rows at $pa_t @ the B panel block at $pbj."""
     out = [f"(local.set $c{r}_{h} (v128.const i32x4 0 0 0 0))" for r in range(rows) for h in (0, 1)]
     out += ["(local.set $a0 (local.get $pa_t))", "(local.set $pb (local.get $pbj))"]
     if mode != "cols":
         for r in range(1, rows):
             out.append(f"(local.set $a{r} (i32.add (local.get $a{r - 1}) (local.get $rs)))")
-    out += _k_loop(mode, rows, relaxed)
+    out += (_k_loop_windows if windows else _k_loop)(mode, rows, relaxed)
     out.append("(local.set $pc (local.get $pcj))")
     out.append("(if (i32.eq (local.get $nr) (i32.const 8))")
     out.append("(then " + "\n".join(_store_full(rows)) + ")")
@@ -123,21 +142,25 @@ def _tile(mode: str, rows: int, relaxed: bool) -> list[str]:
 
 BLOCK_PARAMS = ("pa", "rs", "cs", "pb0", "pstride", "kc", "pc0", "ldc", "tiles", "panels",
                 "nlast", "acc")
+WINDOW_PARAMS = ("run", "jump")  # bytes per kernel row's run, and on to the next kernel row
 
 
-def block_kernel(mode: str, rows: int, relaxed: bool) -> str:
+def block_kernel(mode: str, rows: int, relaxed: bool, windows: bool = False) -> str:
     """`tiles` row tiles of `rows` rows x `panels` B panels, for one K block.
 
     The loops over tiles and panels live here, not in the caller, so a tile costs no call:
     with the small K of the convolutions (8..200) a call per tile cost up to half the time.
+    With `windows`, A is an image read in place by a convolution (see _k_loop_windows).
     """
-    params = " ".join(f"(param ${p} i32)" for p in BLOCK_PARAMS)
+    names = BLOCK_PARAMS + (WINDOW_PARAMS if windows else ())
+    params = " ".join(f"(param ${p} i32)" for p in names)
     step = f"(i32.const {rows})"
     v128s = [f"$c{r}_{h}" for r in range(rows) for h in range(2)] + ["$b0", "$b1", "$av"]
     i32s = [f"$a{r}" for r in range(rows)] + [
-        "$pb", "$pbend", "$pc", "$pr", "$pa_t", "$pc_t", "$pbj", "$pcj", "$j", "$nr"]
+        "$pb", "$pbend", "$pc", "$pr", "$pa_t", "$pc_t", "$pbj", "$pcj", "$j", "$nr",
+        *(["$prun"] if windows else [])]
     return "\n".join([
-        f"(func $block_{mode}_{rows} {params}",
+        f"(func ${'window' if windows else 'block'}_{mode}_{rows} {params}",
         " ".join(f"(local {name} v128)" for name in v128s),
         " ".join(f"(local {name} i32)" for name in i32s),
         "(local.set $pa_t (local.get $pa)) (local.set $pc_t (local.get $pc0))",
@@ -147,7 +170,7 @@ def block_kernel(mode: str, rows: int, relaxed: bool) -> str:
         "(loop $panels",
         "(local.set $nr (select (local.get $nlast) (i32.const 8)",
         "  (i32.eq (local.get $j) (i32.const 1))))",
-        *_tile(mode, rows, relaxed),
+        *_tile(mode, rows, relaxed, windows),
         "(local.set $pbj (i32.add (local.get $pbj) (local.get $pstride)))",
         "(local.set $pcj (i32.add (local.get $pcj) (i32.const 32)))",
         "(local.set $j (i32.sub (local.get $j) (i32.const 1)))",
@@ -160,21 +183,24 @@ def block_kernel(mode: str, rows: int, relaxed: bool) -> str:
     ])
 
 
-def _dispatch(mode: str, rows: int) -> str:
+def _dispatch(mode: str, rows: int, windows: bool = False) -> str:
     """Call the block kernel for `mode` and $mr rows per tile (1..rows)."""
-    args = " ".join(f"(local.get ${n})" for n in (
-        "pa_b", "rs", "cs", "pb_b", "pstride", "kc", "pc_b", "ldc", "tiles", "npan", "nlast",
-        "acc"))
+    names = ("pa_b", "rs", "cs", "pb_b", "pstride", "kc", "pc_b", "ldc", "tiles", "npan",
+             "nlast", "acc") + (WINDOW_PARAMS if windows else ())
+    args = " ".join(f"(local.get ${n})" for n in names)
+    kind = "window" if windows else "block"
     if rows == 1:
-        return f"(call $block_{mode}_1 {args})"
+        return f"(call ${kind}_{mode}_1 {args})"
     return (
-        f"(if (i32.eq (local.get $mr) (i32.const {rows})) (then (call $block_{mode}_{rows} {args}))"
-        f" (else {_dispatch(mode, rows - 1)}))"
+        f"(if (i32.eq (local.get $mr) (i32.const {rows}))"
+        f" (then (call ${kind}_{mode}_{rows} {args}))"
+        f" (else {_dispatch(mode, rows - 1, windows)}))"
     )
 
 
-def _call_blocks() -> str:
-    return f"(if (local.get $cols) (then {_dispatch('cols', MR)}) (else {_dispatch('any', MR)}))"
+def _call_blocks(windows: bool = False) -> str:
+    return (f"(if (local.get $cols) (then {_dispatch('cols', MR, windows)})"
+            f" (else {_dispatch('any', MR, windows)}))")
 
 
 def driver() -> str:
@@ -226,15 +252,81 @@ def driver() -> str:
 )"""
 
 
+def conv_driver() -> str:
+    """digitlab_conv_forward(x, bp, out, n, oh, ow, kh, run, img_stride, row_step, col_step,
+    row_stride, F): out [n,oh,ow,F] (contiguous) = the valid convolution of the image at x
+    with the kernel W [kh*run/4, F] packed like B, reading each window in place: for output
+    pixel (b,i,j) the k-th float of its window is at x + b*img_stride + i*row_step + j*col_step
+    + (k div (run/4))*row_stride + 4*(k mod (run/4)). Exactly im2col(x) @ W, with the same sums,
+    without writing im2col's columns. Tiles are MR pixels of one output row."""
+    return f"""
+(func (export "digitlab_conv_forward")
+  (param $x i32) (param $pb i32) (param $out i32) (param $n i32) (param $oh i32) (param $ow i32)
+  (param $kh i32) (param $run i32) (param $img_stride i32) (param $row_step i32)
+  (param $rs i32) (param $row_stride i32) (param $F i32)
+  (local $cols i32) (local $cs i32) (local $kc i32) (local $panels i32) (local $pstride i32)
+  (local $acc i32) (local $jump i32) (local $ldc i32) (local $b i32) (local $i i32)
+  (local $jc i32) (local $npan i32) (local $nlast i32) (local $mr i32) (local $tiles i32)
+  (local $pa_b i32) (local $pb_b i32) (local $pc_b i32) (local $pimg i32) (local $prow i32)
+  (local $pout i32)
+  (local.set $cols (i32.eq (local.get $rs) (i32.const 4)))
+  (local.set $cs (i32.const 4))
+  (local.set $kc (i32.mul (local.get $kh) (i32.shr_u (local.get $run) (i32.const 2))))
+  (local.set $panels (i32.shr_u (i32.add (local.get $F) (i32.const {NR - 1})) (i32.const 3)))
+  (local.set $pstride (i32.shl (local.get $kc) (i32.const 5)))
+  (local.set $jump (i32.sub (local.get $row_stride) (local.get $run)))
+  (local.set $ldc (i32.shl (local.get $F) (i32.const 2)))
+  (local.set $pimg (local.get $x)) (local.set $pout (local.get $out))
+  (local.set $b (local.get $n))
+  (loop $images
+    (local.set $prow (local.get $pimg)) (local.set $i (local.get $oh))
+    (loop $rows
+      (local.set $jc (i32.const 0))
+      (loop $jc_loop
+        (local.set $npan (i32.sub (local.get $panels) (local.get $jc)))
+        (if (i32.gt_s (local.get $npan) (i32.const {NC_PANELS}))
+          (then (local.set $npan (i32.const {NC_PANELS}))))
+        (local.set $nlast (i32.sub (local.get $F)
+          (i32.shl (i32.sub (i32.add (local.get $jc) (local.get $npan)) (i32.const 1))
+                   (i32.const 3))))
+        (if (i32.gt_s (local.get $nlast) (i32.const {NR}))
+          (then (local.set $nlast (i32.const {NR}))))
+        (local.set $pb_b (i32.add (local.get $pb)
+          (i32.shl (i32.mul (local.get $jc) (local.get $kc)) (i32.const 5))))
+        (local.set $pa_b (local.get $prow))
+        (local.set $pc_b (i32.add (local.get $pout) (i32.shl (local.get $jc) (i32.const 5))))
+        (local.set $tiles (i32.div_u (local.get $ow) (i32.const {MR})))
+        (local.set $mr (i32.const {MR}))
+        (if (local.get $tiles) (then {_call_blocks(windows=True)}))
+        (local.set $pa_b (i32.add (local.get $pa_b)
+          (i32.mul (local.get $tiles) (i32.mul (local.get $rs) (i32.const {MR})))))
+        (local.set $pc_b (i32.add (local.get $pc_b)
+          (i32.mul (local.get $tiles) (i32.mul (local.get $ldc) (i32.const {MR})))))
+        (local.set $mr (i32.rem_u (local.get $ow) (i32.const {MR})))
+        (local.set $tiles (i32.const 1))
+        (if (local.get $mr) (then {_call_blocks(windows=True)}))
+        (local.set $jc (i32.add (local.get $jc) (local.get $npan)))
+        (br_if $jc_loop (i32.lt_s (local.get $jc) (local.get $panels))))
+      (local.set $prow (i32.add (local.get $prow) (local.get $row_step)))
+      (local.set $pout (i32.add (local.get $pout) (i32.mul (local.get $ow) (local.get $ldc))))
+      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+      (br_if $rows (local.get $i)))
+    (local.set $pimg (i32.add (local.get $pimg) (local.get $img_stride)))
+    (local.set $b (i32.sub (local.get $b) (i32.const 1)))
+    (br_if $images (local.get $b))))"""
+
+
 def wat(relaxed: bool = False) -> str:
     """The whole module: imports Pyodide's memory, exports digitlab_sgemm and the layers' other
     kernels (ops_wat.py), so one side module serves the whole training step."""
-    kernels = [block_kernel(mode, rows, relaxed) for mode in MODES for rows in range(1, MR + 1)]
+    kernels = [block_kernel(mode, rows, relaxed, windows) for windows in (False, True)
+               for mode in MODES for rows in range(1, MR + 1)]
     return "\n".join([
         "(module",
         '(import "env" "memory" (memory 0))',
         *kernels,
         driver(),
+        conv_driver(),
         *ops_wat.functions(),
         ")",
     ])

@@ -183,19 +183,27 @@ class Conv2D(Layer):
         kernel = self.params["kernel"]
         w = kernel.reshape(-1, self.filters)
         xp = self._pad(x)
-        n = x.shape[0]
-        oh, ow, f = self.output_shape(x.shape[1:])
+        # Reading the windows in place (where the backend can) beats writing im2col's columns
+        # even in training, where backward then builds the columns it needs itself.
+        out, cols = ops.conv_forward(xp, w, self.kernel_size, self.strides), None
+        if out is None:
+            out, cols = self._forward_im2col(x, xp, w)
+        ops.bias_act(out, self.params["bias"], self.activation == "relu")
+        if training:
+            self._xp, self._out, self._x_shape, self._cols = xp, out, x.shape, cols
+        return out
+
+    def _forward_im2col(self, x: np.ndarray, xp: np.ndarray, w: np.ndarray) -> tuple:
+        """(output without bias, the columns when the batch was one chunk, else None)."""
+        n, f = x.shape[0], self.filters
+        oh, ow, _ = self.output_shape(x.shape[1:])
         out = np.empty((n, oh, ow, f), dtype=np.result_type(x.dtype, w.dtype))
         chunk = self._chunk(xp)
         cols = None
         for start in range(0, n, chunk):
             cols = ops.im2col(xp[start : start + chunk], self.kernel_size, self.strides)
             gemm(cols, w, out=out[start : start + chunk].reshape(-1, f))
-        ops.bias_act(out, self.params["bias"], self.activation == "relu")
-        if training:
-            self._xp, self._out, self._x_shape = xp, out, x.shape
-            self._cols = cols if chunk >= n else None
-        return out
+        return out, cols if chunk >= n else None
 
     def backward(self, dout):
         dout, dbias = ops.grad_bias(dout, self._out, self.activation == "relu")

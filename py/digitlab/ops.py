@@ -1,5 +1,6 @@
 """The convolution layers' passes around the GEMM: im2col, col2im, tiled max pooling, bias +
-ReLU and their gradients, behind one switch like `gemm`.
+ReLU and their gradients (and, where a backend has one, a convolution that reads its windows
+in place), behind one switch like `gemm`.
 
 These are the NumPy versions, the reference everywhere. The SIMD backend (simd_ops.py) swaps
 in kernels for the float32 cases it handles and calls back here for the rest; the layers never
@@ -17,6 +18,12 @@ from numpy.lib.stride_tricks import as_strided
 def window_count(size: int, kernel: int, stride: int) -> int:
     """Positions of a `kernel`-wide window moved by `stride` inside `size` (no padding)."""
     return (size - kernel) // stride + 1
+
+
+def numpy_conv_forward(xp: np.ndarray, w: np.ndarray, kernel_size: tuple[int, int],
+                       strides: tuple[int, int]) -> np.ndarray | None:
+    """A convolution without im2col's columns: NumPy has none, so None (use im2col + gemm)."""
+    return None
 
 
 def numpy_im2col(xp: np.ndarray, kernel_size: tuple[int, int],
@@ -109,6 +116,7 @@ def numpy_grad_bias(dout: np.ndarray, y: np.ndarray,
 
 
 NUMPY: dict[str, Callable] = {
+    "conv_forward": numpy_conv_forward,
     "im2col": numpy_im2col,
     "col2im_add": numpy_col2im_add,
     "pool_forward": numpy_pool_forward,
@@ -123,6 +131,13 @@ def use(table: dict[str, Callable] | None) -> None:
     """Make `table` (name -> function, same signatures as NUMPY) the active set; None: NumPy."""
     _active.clear()
     _active.update(NUMPY if table is None else table)
+
+
+def conv_forward(xp: np.ndarray, w: np.ndarray, kernel_size: tuple[int, int],
+                 strides: tuple[int, int]) -> np.ndarray | None:
+    """[n,Hp,Wp,C] (*) w [kh*kw*C, F] -> [n,Ho,Wo,F], the windows read in place, or None where
+    the backend cannot (then im2col + gemm)."""
+    return _active["conv_forward"](xp, w, kernel_size, strides)
 
 
 def im2col(xp: np.ndarray, kernel_size: tuple[int, int],

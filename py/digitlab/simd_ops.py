@@ -25,6 +25,7 @@ SIGNATURES = {
     "digitlab_pool2_backward": 10,
     "digitlab_bias_relu": 5,
     "digitlab_grad_bias": 8,
+    "digitlab_conv_forward": 13,
 }
 _kernels: dict[str, Callable] = {}
 calls: dict[str, int] = dict.fromkeys(SIGNATURES, 0)  # per kernel, for tests and profiling
@@ -77,27 +78,36 @@ def _check_dense(name: str, arr: np.ndarray, addr: int, floats: int) -> tuple[in
 
 # ---------------------------------------------------------------- im2col and col2im
 
-def _window_args(xp: np.ndarray, cols: np.ndarray, kernel_size: tuple[int, int],
-                 strides: tuple[int, int]) -> tuple[int, ...]:
-    """Arguments of digitlab_im2col / col2im_add, checked against both arrays."""
+def _image_walk(xp: np.ndarray, kernel_size: tuple[int, int],
+                strides: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, int]]:
+    """((n, oh, ow, kh, run, img_stride, row_step, col_step, row_stride), the byte range of xp
+    the windows cover), checked: the walk shared by im2col, col2im and conv_forward."""
     n, hp, wp, c = xp.shape
     (kh, kw), (sh, sw) = kernel_size, strides
     oh, ow = ops.window_count(hp, kh, sh), ops.window_count(wp, kw, sw)
     simd._require(min(n, oh, ow, kh, kw, c, sh, sw) >= 1, "empty window walk")
+    simd._require(_pixels_contiguous(xp), "image pixels are not contiguous float32")
     run = kw * c * simd.ITEM
     img_stride, row_stride = xp.strides[0], xp.strides[1]
-    row_step, col_step = row_stride * sh, xp.strides[2] * sw
-    simd._require(_pixels_contiguous(xp), "image pixels are not contiguous float32")
-    image_region = simd.extent(simd.address(xp), [(n, img_stride), (oh, row_step), (ow, col_step),
-                                        (kh, row_stride)], itemsize=run)
-    simd._check_region("image", xp, image_region)
-    cols_region = _check_dense("cols", cols, simd.address(cols), n * oh * ow * kh * kw * c)
-    simd._require(cols.shape == (n * oh * ow, kh * kw * c), f"cols shape {cols.shape}")
+    walk = (n, oh, ow, kh, run, img_stride, row_stride * sh, xp.strides[2] * sw, row_stride)
+    region = simd.extent(simd.address(xp), [(n, img_stride), (oh, row_stride * sh),
+                                            (ow, xp.strides[2] * sw), (kh, row_stride)],
+                         itemsize=run)
+    simd._check_region("image", xp, region)
+    simd._require(max(walk) <= simd.I32_MAX, "sizes or strides beyond i32")
+    return walk, region
+
+
+def _window_args(xp: np.ndarray, cols: np.ndarray, kernel_size: tuple[int, int],
+                 strides: tuple[int, int]) -> tuple[int, ...]:
+    """Arguments of digitlab_im2col / col2im_add, checked against both arrays."""
+    walk, image_region = _image_walk(xp, kernel_size, strides)
+    n, oh, ow, kh, run = walk[:5]
+    floats = n * oh * ow * kh * run // simd.ITEM
+    cols_region = _check_dense("cols", cols, simd.address(cols), floats)
+    simd._require(cols.shape == (n * oh * ow, kh * run // simd.ITEM), f"cols shape {cols.shape}")
     simd._require(not simd._overlap(image_region, cols_region), "cols overlaps the image")
-    args = (simd.address(xp), simd.address(cols), n, oh, ow, kh, run, img_stride, row_step,
-            col_step, row_stride)
-    simd._require(max(args[2:]) <= simd.I32_MAX, "sizes or strides beyond i32")
-    return args
+    return (simd.address(xp), simd.address(cols), *walk)
 
 
 def im2col(xp: np.ndarray, kernel_size: tuple[int, int], strides: tuple[int, int]) -> np.ndarray:
@@ -118,6 +128,31 @@ def col2im_add(dcols: np.ndarray, dxp: np.ndarray, kernel_size: tuple[int, int],
         ops.numpy_col2im_add(dcols, dxp, kernel_size, strides)
         return
     _run("digitlab_col2im_add", _window_args(dxp, dcols, kernel_size, strides))
+
+
+def conv_forward(xp: np.ndarray, w: np.ndarray, kernel_size: tuple[int, int],
+                 strides: tuple[int, int]) -> np.ndarray | None:
+    """im2col(xp) @ w, the same sums, with each window read in place (no columns written);
+    None where the kernel does not apply (the layer then takes the im2col path)."""
+    if not (_float32(xp, w) and _pixels_contiguous(xp) and w.ndim == 2 and w.shape[1] >= 1):
+        return None
+    walk, image_region = _image_walk(xp, kernel_size, strides)
+    n, oh, ow, kh, run = walk[:5]
+    k, f = w.shape
+    simd._require(k == kh * run // simd.ITEM, f"kernel has {k} rows, windows {kh * run // 4}")
+    packed = simd.pack_b(w)
+    panels = -(-f // simd.PANEL)
+    simd._require(packed.flags.c_contiguous and packed.dtype == simd.FLOAT32
+                  and packed.size >= panels * k * simd.PANEL, "packed kernel too small")
+    packed_region = (simd.address(packed), simd.address(packed) + panels * k * simd.PANEL * 4)
+    simd._check_region("packed kernel", packed, packed_region)
+    out = np.empty((n, oh, ow, f), dtype=simd.FLOAT32)
+    out_region = _check_dense("out", out, simd.address(out), out.size)
+    simd._require(not simd._overlap(out_region, image_region), "out overlaps the image")
+    simd._require(not simd._overlap(out_region, packed_region), "out overlaps the kernel")
+    _run("digitlab_conv_forward",
+         (simd.address(xp), simd.address(packed), simd.address(out), *walk, f))
+    return out
 
 
 # ---------------------------------------------------------------- 2x2 max pooling
@@ -217,6 +252,7 @@ def grad_bias(dout: np.ndarray, y: np.ndarray, relu: bool) -> tuple[np.ndarray, 
 
 
 TABLE: dict[str, Callable] = {
+    "conv_forward": conv_forward,
     "im2col": im2col,
     "col2im_add": col2im_add,
     "pool_forward": pool_forward,
@@ -279,6 +315,13 @@ def verify(cases: int = 1000, seed: int = 0) -> dict:
         strides = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
         cols = im2col(x, kernel_size, strides)
         exact &= np.array_equal(cols, ops.numpy_im2col(x, kernel_size, strides))
+        w = rng.standard_normal((cols.shape[1], int(rng.integers(1, 20)))).astype(simd.FLOAT32)
+        direct = conv_forward(x, w, kernel_size, strides)
+        product = simd.simd_gemm(cols, w)
+        # The same k order; the GEMM only rounds differently past its 256-deep K blocks.
+        if w.shape[0] <= 256:
+            exact &= np.array_equal(direct.reshape(product.shape), product)
+        worst = max(worst, _relative(direct.reshape(product.shape), product))
         grads = rng.standard_normal(cols.shape).astype(simd.FLOAT32)
         got, want = np.zeros_like(x), np.zeros_like(x)
         col2im_add(grads, got, kernel_size, strides)

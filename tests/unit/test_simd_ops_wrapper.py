@@ -79,7 +79,18 @@ def grad_bias(dout, y, d, rows, c, dbias, partial, relu):
     packed(dbias, c)[...] += g.sum(axis=0)
 
 
-EMULATIONS = {"digitlab_im2col": im2col, "digitlab_col2im_add": col2im_add,
+def conv_forward(x, bp, out, n, oh, ow, kh, run, *rest):
+    *strides, f = rest
+    k = kh * run // F
+    panels = -(-f // simd.PANEL)
+    w = packed(bp, panels, k, simd.PANEL).transpose(1, 0, 2).reshape(k, -1)[:, :f]
+    image = windows(x, n, oh, ow, kh, run, *strides).reshape(n * oh * ow, k)
+    product = image.astype(np.float64) @ w.astype(np.float64)
+    packed(out, n * oh * ow, f)[...] = product.astype(np.float32)
+
+
+EMULATIONS = {"digitlab_conv_forward": conv_forward, "digitlab_im2col": im2col,
+              "digitlab_col2im_add": col2im_add,
               "digitlab_pool2_forward": pool2_forward, "digitlab_pool2_backward": pool2_backward,
               "digitlab_bias_relu": bias_relu, "digitlab_grad_bias": grad_bias}
 
@@ -121,6 +132,21 @@ def test_im2col_and_col2im_match_numpy(kernels, shape, kernel_size, strides):
     ops.numpy_col2im_add(grads, want, kernel_size, strides)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert names(kernels) == ["digitlab_im2col", "digitlab_col2im_add"]
+
+
+@pytest.mark.parametrize("shape,kernel_size,strides,filters", [
+    ((2, 9, 8, 1), (5, 5), (1, 1), 8), ((3, 7, 9, 4), (3, 2), (1, 1), 13),
+    ((2, 8, 8, 8), (2, 3), (2, 2), 16), ((1, 5, 5, 3), (5, 5), (1, 1), 1)])
+def test_convolution_read_in_place_matches_im2col_then_gemm(kernels, kernel, shape,  # noqa: F811
+                                                           kernel_size, strides, filters):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(shape).astype(np.float32)
+    cols = ops.numpy_im2col(x, kernel_size, strides)
+    w = rng.standard_normal((cols.shape[1], filters)).astype(np.float32)
+    got = simd_ops.conv_forward(x, w, kernel_size, strides)
+    np.testing.assert_allclose(got.reshape(-1, filters), cols @ w, rtol=1e-5, atol=1e-5)
+    assert names(kernels) == ["digitlab_conv_forward"]
+    assert ops.numpy_conv_forward(x, w, kernel_size, strides) is None  # NumPy: use im2col
 
 
 def test_a_row_strided_view_is_walked_in_place(kernels):
@@ -193,14 +219,21 @@ def test_layers_train_the_same_through_the_kernels(kernels, kernel):  # noqa: F8
             g = layer.backward(g)
         return a, g, [v.copy() for layer in layers for v in layer.grads.values()]
 
+    def predict():
+        a = x
+        for layer in layers:
+            a = layer.forward(a)
+        return a
+
     previous = gemm.get_backend()
-    want = step()
+    want, want_predicted = step(), predict()
     gemm.register_backend("simd-test", simd.simd_gemm, simd_ops.TABLE)
     gemm.set_backend("simd-test")
     try:
-        got = step()
+        got, predicted = step(), predict()
     finally:
         gemm.set_backend(previous)
+    np.testing.assert_allclose(predicted, want_predicted, rtol=1e-5, atol=1e-5)
     assert ops._active == ops.NUMPY  # switching back restores the NumPy passes
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-4, atol=1e-5)
