@@ -87,8 +87,13 @@ function prefetch(url) {
   }));
 }
 const dataDownloads = { sprite: prefetch(DATA_URLS.sprite), labels: prefetch(DATA_URLS.labels) };
+// The SIMD kernels too (tens of KB each); Python picks the variant and falls back to NumPy.
+const kernelDownloads = Object.fromEntries(Object.entries(KERNELS).map(
+  ([variant, url]) => [variant, prefetch(new URL(url, import.meta.url).href)]));
 // A failed download surfaces in Python's data stage, not as an unhandled rejection here.
-for (const download of Object.values(dataDownloads)) download.catch(() => {});
+for (const download of [...Object.values(dataDownloads), ...Object.values(kernelDownloads)]) {
+  download.catch(() => {});
+}
 
 // ---------------------------------------------------------------- Python side helpers
 
@@ -150,10 +155,9 @@ async function boot(canvases, settings) {
   await loadPackageFiles(pyodide);
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
   const appModule = pyodide.pyimport("digitlab.app");
-  const kernels = Object.fromEntries(
-    Object.entries(KERNELS).map(([variant, url]) => [variant, new URL(url, import.meta.url).href]));
-  app = appModule.App.callKwargs({ canvases, settings: JSON.stringify({ ...settings, kernels }) });
-  const result = JSON.parse(await app.boot(dataDownloads.sprite, dataDownloads.labels));
+  app = appModule.App.callKwargs({ canvases, settings: JSON.stringify(settings) });
+  const result = JSON.parse(await app.boot(dataDownloads.sprite, dataDownloads.labels,
+                                           kernelDownloads));
   if (!result.ok) throw new StageError(result.stage || "data", result.code, result.message);
   return result.value;
 }

@@ -13,13 +13,11 @@ import math
 import sys
 import time
 import traceback
-import tracemalloc
 from typing import Any
 
 import numpy as np
 from js import digitlabPost, digitlabTakeStop, digitlabYield
 from pyodide.ffi import to_js
-from pyodide.http import pyfetch
 
 from digitlab import gemm, metrics, plan, simd, sources, views
 from digitlab.canvas import CanvasSet
@@ -134,7 +132,8 @@ class App:
 
     # ------------------------------------------------------------ 1. data
 
-    async def boot(self, sprite_download: Any, labels_download: Any) -> str:
+    async def boot(self, sprite_download: Any, labels_download: Any,
+                   kernel_downloads: Any = None) -> str:
         try:
             sprite = await bytes_of(sprite_download, "mnist_images.png", "DATA_SPRITE")
             labels = await bytes_of(labels_download, "mnist_labels_uint8", "DATA_LABELS")
@@ -143,7 +142,7 @@ class App:
             except ValueError as error:
                 code = "DATA_LABELS" if "mnist_labels_uint8" in str(error) else "DATA_SPRITE"
                 raise AppError(code, str(error), "data") from None
-            await self.load_kernels()
+            await self.load_kernels(kernel_downloads)
             self.draw_data_step()
             summary = self.call_summary({"model": "tutorial"}, None)
             return json.dumps({"ok": True, "value": {"examples": self.examples(),
@@ -156,21 +155,23 @@ class App:
             return json.dumps({"ok": False, "code": "RUNTIME", "stage": "data",
                                "message": f"{type(error).__name__}: {error}"})
 
-    async def load_kernels(self) -> None:
-        """Make the WebAssembly SIMD GEMM the backend, before any training can start, so a
-        seeded run always takes the same path. Without it, NumPy's matmul stays."""
+    async def load_kernels(self, downloads: Any) -> None:
+        """Make the WebAssembly SIMD kernels the backend, before any training can start, so a
+        seeded run always takes the same path. Without them, NumPy stays.
+
+        `downloads` maps each variant to a download worker.js started at once, like the data's.
+        """
         choice = self.settings.get("simd", "plain")
-        urls = self.settings.get("kernels", {})
-        if choice == "off" or "plain" not in urls:
+        if choice == "off" or downloads is None:
             return
         paths = {}
         for variant in ("plain", "relaxed") if choice == "relaxed" else ("plain",):
             try:
-                response = await pyfetch(urls[variant])
-                if response.ok:
-                    paths[variant] = f"/tmp/gemm_{variant}.so"
-                    with open(paths[variant], "wb") as file:
-                        file.write(await response.bytes())
+                data = await bytes_of(getattr(downloads, variant), f"gemm_{variant}.wasm",
+                                      "RUNTIME")
+                paths[variant] = f"/tmp/gemm_{variant}.so"
+                with open(paths[variant], "wb") as file:
+                    file.write(data)
             except Exception:  # noqa: BLE001 - a missing kernel just means the NumPy path
                 traceback.print_exc()
         if "plain" in paths:
@@ -234,6 +235,8 @@ class App:
 
         `{"trace": true}` starts tracemalloc, which also sees NumPy's array buffers.
         """
+        import tracemalloc  # here: only the leak tests use it, and it would slow the boot
+
         gc.collect()
         if args.get("trace") and not tracemalloc.is_tracing():
             tracemalloc.start()
