@@ -312,8 +312,11 @@ def run_digitlab_strong(browser: Browser, url: str) -> EngineResult:
         page.evaluate("() => window.digitlab.ready")
         trained = page.evaluate(TIMED_TRAIN, config)
         evaluated = page.evaluate(TIMED_EVALUATE, FULL_TEST_SIZE)
+        memory = page.evaluate("() => window.digitlab.memory()")
     result.figures = {
         "config": config,
+        # wasm memory never shrinks, so its size now is the peak of the whole run.
+        "peak_wasm_heap_bytes": memory.get("wasmHeapBytes"),
         "train_seconds": trained["seconds"],
         "test_accuracy": evaluated["accuracy"],
         "predict_seconds": evaluated["predictSeconds"],
@@ -452,9 +455,11 @@ def page_lines(results: list[EngineResult]) -> list[str]:
         elif r.engine == "digitlab-strong":
             lines.append("" if r.error is None else f"digitlab-strong FAILED: {r.error}")
             if not r.error:
+                heap = f["peak_wasm_heap_bytes"]
                 lines.append(f"DigitLab strong model ({f['config']}): test accuracy "
                              f"{100 * f['test_accuracy']:.2f}% after {f['train_seconds']:.0f} s "
-                             "of training")
+                             "of training" + (f", peak wasm heap {heap / 2**20:.0f} MiB"
+                                              if heap else ""))
     return lines
 
 
