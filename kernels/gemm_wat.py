@@ -10,6 +10,8 @@ Exported: digitlab_sgemm(M, N, K, a, a_rs, a_cs, bp, c, ldc, flags), all i32, by
   B is packed (see simd.py): ceil(N/8) panels, panel p holding B[k, 8p:8p+8] at
   bp + (p*K + k)*32, zero-padded past column N.
   C[i, j] is at c + i*ldc + 4*j. flags bit 0: add to C instead of overwriting it.
+Also digitlab_conv_forward (see conv_driver): the same micro-kernel with A an image whose
+convolution windows it reads in place, and, from ops_wat.py, the layers' other passes.
 There are no bounds checks here: the Python wrapper proves every address is inside its array.
 
 The plain variant uses f32x4.mul + f32x4.add (bit-for-bit reproducible on every machine); the
@@ -203,6 +205,39 @@ def _call_blocks(windows: bool = False) -> str:
             f" (else {_dispatch('any', MR, windows)}))")
 
 
+def _panel_blocks(rows: str, cols: str, pb_first: str, pa_first: str, pc_first: str,
+                  windows: bool = False) -> str:
+    """The loop over blocks of up to NC_PANELS B panels (of $cols columns): in each, the full
+    MR-row tiles of the $rows rows in one call, then the rows % MR left in another. The *_first
+    expressions address the block's first B panel, A row and C element (from $jc, its first
+    panel)."""
+    return f"""
+    (local.set $jc (i32.const 0))
+    (loop $jc_loop
+      (local.set $npan (i32.sub (local.get $panels) (local.get $jc)))
+      (if (i32.gt_s (local.get $npan) (i32.const {NC_PANELS}))
+        (then (local.set $npan (i32.const {NC_PANELS}))))
+      (local.set $nlast (i32.sub (local.get ${cols})
+        (i32.shl (i32.sub (i32.add (local.get $jc) (local.get $npan)) (i32.const 1))
+                 (i32.const 3))))
+      (if (i32.gt_s (local.get $nlast) (i32.const {NR})) (then (local.set $nlast (i32.const {NR}))))
+      (local.set $pb_b {pb_first})
+      (local.set $pa_b {pa_first})
+      (local.set $pc_b {pc_first})
+      (local.set $tiles (i32.div_u (local.get ${rows}) (i32.const {MR})))
+      (local.set $mr (i32.const {MR}))
+      (if (local.get $tiles) (then {_call_blocks(windows)}))
+      (local.set $pa_b (i32.add (local.get $pa_b)
+        (i32.mul (local.get $tiles) (i32.mul (local.get $rs) (i32.const {MR})))))
+      (local.set $pc_b (i32.add (local.get $pc_b)
+        (i32.mul (local.get $tiles) (i32.mul (local.get $ldc) (i32.const {MR})))))
+      (local.set $mr (i32.rem_u (local.get ${rows}) (i32.const {MR})))
+      (local.set $tiles (i32.const 1))
+      (if (local.get $mr) (then {_call_blocks(windows)}))
+      (local.set $jc (i32.add (local.get $jc) (local.get $npan)))
+      (br_if $jc_loop (i32.lt_s (local.get $jc) (local.get $panels))))"""
+
+
 def driver() -> str:
     """digitlab_sgemm: for each K block and N block of panels, the full row tiles in one call,
     then the remaining M % MR rows in another (see the module docstring for the ABI)."""
@@ -221,32 +256,11 @@ def driver() -> str:
     (if (i32.gt_s (local.get $kc) (i32.const {KC})) (then (local.set $kc (i32.const {KC}))))
     (local.set $acc (i32.or (i32.ne (local.get $kb) (i32.const 0))
                             (i32.and (local.get $flags) (i32.const 1))))
-    (local.set $jc (i32.const 0))
-    (loop $jc_loop
-      (local.set $npan (i32.sub (local.get $panels) (local.get $jc)))
-      (if (i32.gt_s (local.get $npan) (i32.const {NC_PANELS}))
-        (then (local.set $npan (i32.const {NC_PANELS}))))
-      (local.set $nlast (i32.sub (local.get $N)
-        (i32.shl (i32.sub (i32.add (local.get $jc) (local.get $npan)) (i32.const 1))
-                 (i32.const 3))))
-      (if (i32.gt_s (local.get $nlast) (i32.const {NR})) (then (local.set $nlast (i32.const {NR}))))
-      (local.set $pb_b (i32.add (local.get $pb)
-        (i32.shl (i32.add (i32.mul (local.get $jc) (local.get $K)) (local.get $kb))
-                 (i32.const 5))))
-      (local.set $pa_b (i32.add (local.get $pa) (i32.mul (local.get $kb) (local.get $cs))))
-      (local.set $pc_b (i32.add (local.get $pc) (i32.shl (local.get $jc) (i32.const 5))))
-      (local.set $tiles (i32.div_u (local.get $M) (i32.const {MR})))
-      (local.set $mr (i32.const {MR}))
-      (if (local.get $tiles) (then {_call_blocks()}))
-      (local.set $pa_b (i32.add (local.get $pa_b)
-        (i32.mul (local.get $tiles) (i32.mul (local.get $rs) (i32.const {MR})))))
-      (local.set $pc_b (i32.add (local.get $pc_b)
-        (i32.mul (local.get $tiles) (i32.mul (local.get $ldc) (i32.const {MR})))))
-      (local.set $mr (i32.rem_u (local.get $M) (i32.const {MR})))
-      (local.set $tiles (i32.const 1))
-      (if (local.get $mr) (then {_call_blocks()}))
-      (local.set $jc (i32.add (local.get $jc) (local.get $npan)))
-      (br_if $jc_loop (i32.lt_s (local.get $jc) (local.get $panels))))
+    {_panel_blocks(rows="M", cols="N",
+                   pb_first="(i32.add (local.get $pb) (i32.shl (i32.add (i32.mul (local.get $jc)"
+                            " (local.get $K)) (local.get $kb)) (i32.const 5)))",
+                   pa_first="(i32.add (local.get $pa) (i32.mul (local.get $kb) (local.get $cs)))",
+                   pc_first="(i32.add (local.get $pc) (i32.shl (local.get $jc) (i32.const 5)))")}
     (local.set $kb (i32.add (local.get $kb) (local.get $kc)))
     (br_if $kb_loop (i32.lt_s (local.get $kb) (local.get $K))))
 )"""
@@ -281,32 +295,12 @@ def conv_driver() -> str:
   (loop $images
     (local.set $prow (local.get $pimg)) (local.set $i (local.get $oh))
     (loop $rows
-      (local.set $jc (i32.const 0))
-      (loop $jc_loop
-        (local.set $npan (i32.sub (local.get $panels) (local.get $jc)))
-        (if (i32.gt_s (local.get $npan) (i32.const {NC_PANELS}))
-          (then (local.set $npan (i32.const {NC_PANELS}))))
-        (local.set $nlast (i32.sub (local.get $F)
-          (i32.shl (i32.sub (i32.add (local.get $jc) (local.get $npan)) (i32.const 1))
-                   (i32.const 3))))
-        (if (i32.gt_s (local.get $nlast) (i32.const {NR}))
-          (then (local.set $nlast (i32.const {NR}))))
-        (local.set $pb_b (i32.add (local.get $pb)
-          (i32.shl (i32.mul (local.get $jc) (local.get $kc)) (i32.const 5))))
-        (local.set $pa_b (local.get $prow))
-        (local.set $pc_b (i32.add (local.get $pout) (i32.shl (local.get $jc) (i32.const 5))))
-        (local.set $tiles (i32.div_u (local.get $ow) (i32.const {MR})))
-        (local.set $mr (i32.const {MR}))
-        (if (local.get $tiles) (then {_call_blocks(windows=True)}))
-        (local.set $pa_b (i32.add (local.get $pa_b)
-          (i32.mul (local.get $tiles) (i32.mul (local.get $rs) (i32.const {MR})))))
-        (local.set $pc_b (i32.add (local.get $pc_b)
-          (i32.mul (local.get $tiles) (i32.mul (local.get $ldc) (i32.const {MR})))))
-        (local.set $mr (i32.rem_u (local.get $ow) (i32.const {MR})))
-        (local.set $tiles (i32.const 1))
-        (if (local.get $mr) (then {_call_blocks(windows=True)}))
-        (local.set $jc (i32.add (local.get $jc) (local.get $npan)))
-        (br_if $jc_loop (i32.lt_s (local.get $jc) (local.get $panels))))
+      {_panel_blocks(rows="ow", cols="F",
+                     pb_first="(i32.add (local.get $pb) (i32.shl (i32.mul (local.get $jc)"
+                              " (local.get $kc)) (i32.const 5)))",
+                     pa_first="(local.get $prow)",
+                     pc_first="(i32.add (local.get $pout) (i32.shl (local.get $jc) (i32.const 5)))",
+                     windows=True)}
       (local.set $prow (i32.add (local.get $prow) (local.get $row_step)))
       (local.set $pout (i32.add (local.get $pout) (i32.mul (local.get $ow) (local.get $ldc))))
       (local.set $i (i32.sub (local.get $i) (i32.const 1)))
