@@ -127,32 +127,32 @@ def _inside(inner: tuple[int, int], outer: tuple[int, int]) -> bool:
     return inner[0] == inner[1] or (outer[0] <= inner[0] and inner[1] <= outer[1])
 
 
-def _overlap(x: tuple[int, int], y: tuple[int, int]) -> bool:
+def overlaps(x: tuple[int, int], y: tuple[int, int]) -> bool:
     return x[0] < y[1] and y[0] < x[1]
 
 
 # ---------------------------------------------------------------- the check before every call
 
-def _require(ok: bool, message: str) -> None:
+def require(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(f"simd kernel call refused: {message}")
 
 
 def _check_operand(name: str, arr: object, shape: tuple, strides: tuple, addr: int) -> None:
     """`arr` must be the float32 view the kernel will read or write, exactly."""
-    _require(isinstance(arr, np.ndarray), f"{name} is not a NumPy array")
-    _require(arr.dtype == FLOAT32, f"{name} dtype is {arr.dtype}, not float32")
-    _require(arr.shape == shape, f"{name} shape {arr.shape} != kernel's {shape}")
-    _require(arr.strides == strides, f"{name} strides {arr.strides} != kernel's {strides}")
-    _require(address(arr) == addr, f"{name} address differs from the kernel's")
-    _require(addr % ITEM == 0, f"{name} is not 4-byte aligned")
-    _require(all(s % ITEM == 0 for s in strides), f"{name} strides not multiples of 4")
+    require(isinstance(arr, np.ndarray), f"{name} is not a NumPy array")
+    require(arr.dtype == FLOAT32, f"{name} dtype is {arr.dtype}, not float32")
+    require(arr.shape == shape, f"{name} shape {arr.shape} != kernel's {shape}")
+    require(arr.strides == strides, f"{name} strides {arr.strides} != kernel's {strides}")
+    require(address(arr) == addr, f"{name} address differs from the kernel's")
+    require(addr % ITEM == 0, f"{name} is not 4-byte aligned")
+    require(all(s % ITEM == 0 for s in strides), f"{name} strides not multiples of 4")
 
 
-def _check_region(name: str, arr: np.ndarray, region: tuple[int, int]) -> None:
-    _require(_inside(region, footprint(arr)), f"{name}: kernel range outside the array")
-    _require(_inside(region, buffer_bounds(arr)), f"{name}: kernel range outside its buffer")
-    _require(region[0] >= 0 and region[1] <= ADDRESS_LIMIT, f"{name}: address out of range")
+def check_region(name: str, arr: np.ndarray, region: tuple[int, int]) -> None:
+    require(_inside(region, footprint(arr)), f"{name}: kernel range outside the array")
+    require(_inside(region, buffer_bounds(arr)), f"{name}: kernel range outside its buffer")
+    require(region[0] >= 0 and region[1] <= ADDRESS_LIMIT, f"{name}: address out of range")
 
 
 def kernel_regions(call: KernelCall) -> dict[str, tuple[int, int]]:
@@ -167,25 +167,25 @@ def kernel_regions(call: KernelCall) -> dict[str, tuple[int, int]]:
 def check_call(call: KernelCall, a: np.ndarray, bp: np.ndarray, c: np.ndarray) -> None:
     """Raise ValueError unless `call` touches only a (read), bp (read) and c (write)."""
     values = call.args()
-    _require(all(isinstance(v, int | np.integer) for v in values), "non-integer argument")
-    _require(all(-I32_MAX - 1 <= v < ADDRESS_LIMIT for v in values), "argument out of range")
-    _require(min(call.m, call.n, call.k) >= 1 and max(call.m, call.n, call.k) <= I32_MAX,
+    require(all(isinstance(v, int | np.integer) for v in values), "non-integer argument")
+    require(all(-I32_MAX - 1 <= v < ADDRESS_LIMIT for v in values), "argument out of range")
+    require(min(call.m, call.n, call.k) >= 1 and max(call.m, call.n, call.k) <= I32_MAX,
              f"bad size {call.m}x{call.n}x{call.k}")
-    _require(call.flags in (0, 1), f"bad flags {call.flags}")
+    require(call.flags in (0, 1), f"bad flags {call.flags}")
     for stride in (call.a_rs, call.a_cs, call.ldc):
-        _require(abs(stride) <= I32_MAX, "stride out of i32 range")
+        require(abs(stride) <= I32_MAX, "stride out of i32 range")
     _check_operand("a", a, (call.m, call.k), (call.a_rs, call.a_cs), call.a)
-    _require(isinstance(bp, np.ndarray) and bp.flags.c_contiguous, "bp must be C-contiguous")
+    require(isinstance(bp, np.ndarray) and bp.flags.c_contiguous, "bp must be C-contiguous")
     _check_operand("bp", bp, bp.shape, bp.strides, call.bp)
-    _require(bp.size >= call.panels * call.k * PANEL, "bp smaller than the packed panels")
+    require(bp.size >= call.panels * call.k * PANEL, "bp smaller than the packed panels")
     _check_operand("c", c, (call.m, call.n), (call.ldc, ITEM), call.c)
-    _require(c.flags.writeable, "c is read-only")
-    _require(call.ldc >= call.n * ITEM, "c rows overlap (ldc < 4*n)")
+    require(c.flags.writeable, "c is read-only")
+    require(call.ldc >= call.n * ITEM, "c rows overlap (ldc < 4*n)")
     regions = kernel_regions(call)
     for name, arr in (("a", a), ("bp", bp), ("c", c)):
-        _check_region(name, arr, regions[name])
-    _require(not _overlap(regions["c"], regions["a"]), "c overlaps a")
-    _require(not _overlap(regions["c"], regions["bp"]), "c overlaps bp")
+        check_region(name, arr, regions[name])
+    require(not overlaps(regions["c"], regions["a"]), "c overlaps a")
+    require(not overlaps(regions["c"], regions["bp"]), "c overlaps bp")
 
 
 def run_kernel(call: KernelCall, a: np.ndarray, bp: np.ndarray, c: np.ndarray) -> None:

@@ -1,5 +1,6 @@
-"""Checked wrappers of the SIMD kernels in kernels/ops_wat.py: im2col, col2im, 2x2 max pooling,
-bias + ReLU and their gradients, with the signatures of ops.py.
+"""Checked wrappers of the SIMD layer kernels (kernels/ops_wat.py, and the in-place convolution
+of kernels/gemm_wat.py): im2col, col2im, 2x2 max pooling, bias + ReLU and their gradients, with
+the signatures of ops.py.
 
 The kernels trust their arguments, so as for the GEMM (simd.py) every call is first proven
 safe in Python: float32 operands with the exact shapes and strides the kernel will use, and
@@ -45,8 +46,8 @@ def unbind() -> None:
 
 
 def _run(name: str, args: tuple[int, ...]) -> None:
-    simd._require(all(isinstance(v, int) and 0 <= v < simd.ADDRESS_LIMIT for v in args),
-             f"{name}: argument out of range")
+    simd.require(all(isinstance(v, int) and 0 <= v < simd.ADDRESS_LIMIT for v in args),
+                 f"{name}: argument out of range")
     kernel = _kernels.get(name)
     if kernel is None:
         raise RuntimeError(f"the SIMD kernel {name} is not loaded")
@@ -67,12 +68,12 @@ def _pixels_contiguous(x: np.ndarray) -> bool:
 
 def _check_dense(name: str, arr: np.ndarray, addr: int, floats: int) -> tuple[int, int]:
     """`arr` must be a C-contiguous float32 block of `floats` elements at `addr`."""
-    simd._require(_float32(arr), f"{name} is not float32")
-    simd._require(arr.flags.c_contiguous and arr.size == floats, f"{name} is not {floats} packed "
-             "floats")
-    simd._require(simd.address(arr) == addr and addr % simd.ITEM == 0, f"{name} address differs")
+    simd.require(_float32(arr), f"{name} is not float32")
+    simd.require(arr.flags.c_contiguous and arr.size == floats,
+                 f"{name} is not {floats} packed floats")
+    simd.require(simd.address(arr) == addr and addr % simd.ITEM == 0, f"{name} address differs")
     region = (addr, addr + floats * simd.ITEM)
-    simd._check_region(name, arr, region)
+    simd.check_region(name, arr, region)
     return region
 
 
@@ -85,16 +86,16 @@ def _image_walk(xp: np.ndarray, kernel_size: tuple[int, int],
     n, hp, wp, c = xp.shape
     (kh, kw), (sh, sw) = kernel_size, strides
     oh, ow = ops.window_count(hp, kh, sh), ops.window_count(wp, kw, sw)
-    simd._require(min(n, oh, ow, kh, kw, c, sh, sw) >= 1, "empty window walk")
-    simd._require(_pixels_contiguous(xp), "image pixels are not contiguous float32")
+    simd.require(min(n, oh, ow, kh, kw, c, sh, sw) >= 1, "empty window walk")
+    simd.require(_pixels_contiguous(xp), "image pixels are not contiguous float32")
     run = kw * c * simd.ITEM
     img_stride, row_stride = xp.strides[0], xp.strides[1]
     walk = (n, oh, ow, kh, run, img_stride, row_stride * sh, xp.strides[2] * sw, row_stride)
     region = simd.extent(simd.address(xp), [(n, img_stride), (oh, row_stride * sh),
                                             (ow, xp.strides[2] * sw), (kh, row_stride)],
                          itemsize=run)
-    simd._check_region("image", xp, region)
-    simd._require(max(walk) <= simd.I32_MAX, "sizes or strides beyond i32")
+    simd.check_region("image", xp, region)
+    simd.require(max(walk) <= simd.I32_MAX, "sizes or strides beyond i32")
     return walk, region
 
 
@@ -105,8 +106,8 @@ def _window_args(xp: np.ndarray, cols: np.ndarray, kernel_size: tuple[int, int],
     n, oh, ow, kh, run = walk[:5]
     floats = n * oh * ow * kh * run // simd.ITEM
     cols_region = _check_dense("cols", cols, simd.address(cols), floats)
-    simd._require(cols.shape == (n * oh * ow, kh * run // simd.ITEM), f"cols shape {cols.shape}")
-    simd._require(not simd._overlap(image_region, cols_region), "cols overlaps the image")
+    simd.require(cols.shape == (n * oh * ow, kh * run // simd.ITEM), f"cols shape {cols.shape}")
+    simd.require(not simd.overlaps(image_region, cols_region), "cols overlaps the image")
     return (simd.address(xp), simd.address(cols), *walk)
 
 
@@ -139,17 +140,19 @@ def conv_forward(xp: np.ndarray, w: np.ndarray, kernel_size: tuple[int, int],
     walk, image_region = _image_walk(xp, kernel_size, strides)
     n, oh, ow, kh, run = walk[:5]
     k, f = w.shape
-    simd._require(k == kh * run // simd.ITEM, f"kernel has {k} rows, windows {kh * run // 4}")
+    simd.require(k == kh * run // simd.ITEM,
+                 f"kernel has {k} rows, a window {kh * run // simd.ITEM} floats")
     packed = simd.pack_b(w)
     panels = -(-f // simd.PANEL)
-    simd._require(packed.flags.c_contiguous and packed.dtype == simd.FLOAT32
-                  and packed.size >= panels * k * simd.PANEL, "packed kernel too small")
-    packed_region = (simd.address(packed), simd.address(packed) + panels * k * simd.PANEL * 4)
-    simd._check_region("packed kernel", packed, packed_region)
+    simd.require(packed.flags.c_contiguous and packed.dtype == simd.FLOAT32
+                 and packed.size >= panels * k * simd.PANEL, "packed kernel too small")
+    packed_region = (simd.address(packed),
+                     simd.address(packed) + panels * k * simd.PANEL * simd.ITEM)
+    simd.check_region("packed kernel", packed, packed_region)
     out = np.empty((n, oh, ow, f), dtype=simd.FLOAT32)
     out_region = _check_dense("out", out, simd.address(out), out.size)
-    simd._require(not simd._overlap(out_region, image_region), "out overlaps the image")
-    simd._require(not simd._overlap(out_region, packed_region), "out overlaps the kernel")
+    simd.require(not simd.overlaps(out_region, image_region), "out overlaps the image")
+    simd.require(not simd.overlaps(out_region, packed_region), "out overlaps the kernel")
     _run("digitlab_conv_forward",
          (simd.address(xp), simd.address(packed), simd.address(out), *walk, f))
     return out
@@ -169,9 +172,9 @@ def _pool_geometry(x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, int]]:
     oh, ow = h // 2, w // 2
     geometry = (n, oh, ow, c, x.strides[0], x.strides[1])
     region = simd.extent(simd.address(x), [(n, x.strides[0]), (2 * oh, x.strides[1])],
-                    itemsize=2 * ow * c * simd.ITEM)
-    simd._check_region("x", x, region)
-    simd._require(max(geometry) <= simd.I32_MAX, "sizes or strides beyond i32")
+                         itemsize=2 * ow * c * simd.ITEM)
+    simd.check_region("x", x, region)
+    simd.require(max(geometry) <= simd.I32_MAX, "sizes or strides beyond i32")
     return geometry, region
 
 
@@ -182,7 +185,7 @@ def pool_forward(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
     n, oh, ow, c = geometry[:4]
     out = np.empty((n, oh, ow, c), dtype=simd.FLOAT32)
     out_region = _check_dense("out", out, simd.address(out), out.size)
-    simd._require(not simd._overlap(x_region, out_region), "out overlaps x")
+    simd.require(not simd.overlaps(x_region, out_region), "out overlaps x")
     _run("digitlab_pool2_forward", (simd.address(x), simd.address(out), *geometry))
     return out
 
@@ -194,18 +197,18 @@ def pool_backward(x: np.ndarray, out: np.ndarray, dout: np.ndarray, ph: int,
     geometry, x_region = _pool_geometry(x)
     n, oh, ow, c = geometry[:4]
     out, dout = np.ascontiguousarray(out), np.ascontiguousarray(dout)
-    simd._require(out.shape == dout.shape == (n, oh, ow, c), "out/dout shape differs from x's")
+    simd.require(out.shape == dout.shape == (n, oh, ow, c), "out/dout shape differs from x's")
     # dx is addressed through x's strides: same shape, both C-contiguous. Rows and columns
     # left over past the last whole window get no gradient, and the kernel does not touch them.
     odd = x.shape[1] % 2 or x.shape[2] % 2
     dx = (np.zeros if odd else np.empty)(x.shape, dtype=simd.FLOAT32)
-    simd._require(dx.strides == x.strides, "dx strides differ from x's")
+    simd.require(dx.strides == x.strides, "dx strides differ from x's")
     shift = simd.address(dx) - simd.address(x)
     dx_region = (x_region[0] + shift, x_region[1] + shift)
-    simd._check_region("dx", dx, dx_region)
+    simd.check_region("dx", dx, dx_region)
     regions = [x_region, _check_dense("out", out, simd.address(out), out.size),
                _check_dense("dout", dout, simd.address(dout), dout.size)]
-    simd._require(not any(simd._overlap(dx_region, r) for r in regions), "dx overlaps an input")
+    simd.require(not any(simd.overlaps(dx_region, r) for r in regions), "dx overlaps an input")
     _run("digitlab_pool2_backward",
          (simd.address(x), simd.address(out), simd.address(dout), simd.address(dx), *geometry))
     return dx
@@ -227,7 +230,7 @@ def bias_act(y: np.ndarray, bias: np.ndarray, relu: bool) -> None:
     rows = y.size // c
     y_region = _check_dense("y", y, simd.address(y), rows * c)
     bias_region = _check_dense("bias", bias, simd.address(bias), c)
-    simd._require(not simd._overlap(y_region, bias_region), "y overlaps bias")
+    simd.require(not simd.overlaps(y_region, bias_region), "y overlaps bias")
     _run("digitlab_bias_relu", (simd.address(y), rows, c, simd.address(bias), int(relu)))
 
 
@@ -241,11 +244,11 @@ def grad_bias(dout: np.ndarray, y: np.ndarray, relu: bool) -> tuple[np.ndarray, 
     regions = {name: _check_dense(name, arr, simd.address(arr), arr.size)
                for name, arr in (("dout", dout), ("y", y), ("d", d), ("dbias", dbias),
                                  ("partial", partial))}
-    simd._require(d.size == rows * c and dbias.size == c, "sizes differ")
+    simd.require(d.size == rows * c and dbias.size == c, "sizes differ")
     written = ["dbias", "partial"] + (["d"] if relu else [])
     for name in written:
         others = [r for other, r in regions.items() if other != name]
-        simd._require(not any(simd._overlap(regions[name], r) for r in others), f"{name} overlaps")
+        simd.require(not any(simd.overlaps(regions[name], r) for r in others), f"{name} overlaps")
     _run("digitlab_grad_bias", (simd.address(dout), simd.address(y), simd.address(d), rows, c,
                                 simd.address(dbias), simd.address(partial), int(relu)))
     return d, dbias
