@@ -102,7 +102,8 @@ class Conv2D(Layer):
     """2-D convolution via im2col + one gemm. x [N,H,W,C] -> [N,Ho,Wo,filters]; kernel [kh,kw,C,F].
 
     Batches whose im2col buffer would exceed `IM2COL_BUDGET_BYTES` are processed in chunks; then
-    backward rebuilds each chunk's columns instead of keeping them all.
+    backward rebuilds each chunk's columns instead of keeping them all. Where the backend reads
+    windows in place (ops.conv_forward: the SIMD one does), forward writes no columns at all.
     """
 
     kind = "conv2d"
