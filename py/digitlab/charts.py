@@ -124,13 +124,13 @@ def nice_step(span: float, max_ticks: int = 6) -> float:
     return 10 * magnitude
 
 
-def nice_ticks(lo: float, hi: float, max_ticks: int = 6) -> list[float]:
-    """Multiples of a 1-2-5 step inside ``[lo, hi]``."""
+def nice_ticks(lo: float, hi: float, max_ticks: int = 6, min_step: float = 0.0) -> list[float]:
+    """Multiples of a 1-2-5 step (at least ``min_step``: 1 for counts) inside ``[lo, hi]``."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
         return []
     if hi == lo:
         return [lo]
-    step = nice_step(hi - lo, max_ticks)
+    step = max(nice_step(hi - lo, max_ticks), min_step)
     first = math.ceil(lo / step - 1e-9)
     last = math.floor(hi / step + 1e-9)
     # round() removes float noise such as 0.30000000000000004 from the labels.
@@ -398,8 +398,11 @@ def line_chart(
     ctx: Any, width: float, height: float, series: Sequence[Series], title: str = "",
     x_label: str = "", y_label: str = "", theme: Theme = LIGHT,
     y_range: tuple[float, float] | None = None, x_range: tuple[float, float] | None = None,
+    x_counts: bool = False,
 ) -> Rect:
     """Lines with axes, 1-2-5 ticks, axis labels, a legend and a title.
+
+    ``x_counts``: x is a count (batches, epochs), so no tick falls between two whole numbers.
 
     Non-finite points are dropped; series longer than two points per pixel are min/max
     downsampled. Returns the plot area so callers can check or overlay pixels inside it.
@@ -419,7 +422,8 @@ def line_chart(
     y_scale = _Scale(y_lo, y_hi, plot.y + plot.h, plot.y)
 
     _draw_y_axis(ctx, plot, y_scale, nice_ticks(y_lo, y_hi, _max_ticks(plot.h, 28)), theme)
-    _draw_x_ticks(ctx, plot, x_scale, nice_ticks(x_lo, x_hi, _max_ticks(plot.w, 60)), theme)
+    x_ticks = nice_ticks(x_lo, x_hi, _max_ticks(plot.w, 60), min_step=1.0 if x_counts else 0.0)
+    _draw_x_ticks(ctx, plot, x_scale, x_ticks, theme)
     _draw_axes_frame(ctx, plot, theme)
 
     colors = [s.color or theme.series_color(i) for i, s in enumerate(series)]

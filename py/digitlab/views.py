@@ -132,12 +132,13 @@ def draw_training(canvases: Any, history: dict, lang: str) -> None:
         canvases, "chart-batch",
         lambda ctx, w, h: charts.line_chart(
             ctx, w, h, [charts.Series(text(lang, "loss"), xs, losses)],
-            text(lang, "batch_loss_title"), batch_axis, text(lang, "loss"), theme),
+            text(lang, "batch_loss_title"), batch_axis, text(lang, "loss"), theme,
+            x_counts=True),
         lambda ctx, w, h: charts.line_chart(
             ctx, w, h, [charts.Series(text(lang, "accuracy"), xs, accs,
                                       color=theme.series_color(2))],
             text(lang, "batch_acc_title"), batch_axis, text(lang, "accuracy"), theme,
-            y_range=(0.0, 1.0)),
+            y_range=(0.0, 1.0), x_counts=True),
     )
     epochs = np.arange(1, len(history["loss"]) + 1)
 
@@ -153,11 +154,11 @@ def draw_training(canvases: Any, history: dict, lang: str) -> None:
         canvases, "chart-epoch",
         lambda ctx, w, h: charts.line_chart(
             ctx, w, h, series("loss", "val_loss"), text(lang, "epoch_loss_title"), epoch_axis,
-            text(lang, "loss"), theme, x_range=(1, max(2, len(epochs)))),
+            text(lang, "loss"), theme, x_range=(1, max(2, len(epochs))), x_counts=True),
         lambda ctx, w, h: charts.line_chart(
             ctx, w, h, series("acc", "val_acc"), text(lang, "epoch_acc_title"), epoch_axis,
             text(lang, "accuracy"), theme, y_range=(0.0, 1.0),
-            x_range=(1, max(2, len(epochs)))),
+            x_range=(1, max(2, len(epochs))), x_counts=True),
     )
 
 

@@ -162,6 +162,15 @@ def test_ticks_are_nice_and_inside_range(lo, hi):
     assert all(math.isclose(t / steps[0], round(t / steps[0]), abs_tol=1e-6) for t in ticks)
 
 
+@pytest.mark.parametrize(("lo", "hi"), [(1, 2), (1, 3), (1, 10), (1, 107)])
+def test_count_axes_get_whole_number_ticks_only(lo, hi):
+    """Epochs and batches: 1, 2, 3 and never 1.5 (a 3-epoch run used to show half epochs)."""
+    assert nice_ticks(1, 3, max_ticks=8) == [1, 1.5, 2, 2.5, 3]  # what a count axis avoids
+    ticks = nice_ticks(lo, hi, max_ticks=8, min_step=1.0)
+    assert len(ticks) >= 2 and lo <= ticks[0] and ticks[-1] <= hi
+    assert all(float(t).is_integer() for t in ticks), ticks
+
+
 def test_nice_range_widens_to_whole_steps():
     lo, hi = nice_range(0.13, 2.31)
     assert lo <= 0.13 and hi >= 2.31
