@@ -301,7 +301,7 @@ def run_digitlab(browser: Browser, url: str, plan: Plan) -> EngineResult:
 def run_digitlab_strong(browser: Browser, url: str) -> EngineResult:
     """The strong model on the whole training portion with its recommended recipe."""
     sys.path.insert(0, str(ROOT / "py"))
-    from digitlab.models import RECOMMENDED_TRAINING  # CPython import, only for --strong
+    from digitlab.nn.zoo import RECOMMENDED_TRAINING  # CPython import, only for --strong
 
     config = {**RECOMMENDED_TRAINING["strong"], "model": "strong"}
     result = EngineResult("digitlab-strong")

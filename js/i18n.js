@@ -231,6 +231,11 @@ export function chooseLanguage(shared = null) {
   return current;
 }
 
+// The banner's words for a failed call: {code, message, stage, ...} from the worker.
+export function messageFor(reply) {
+  return t(`error.${reply.code}`, { detail: reply.message, stage: t(`stage.${reply.stage}`) });
+}
+
 export function t(key, params = {}) {
   const template = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
   return template.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));

@@ -2,7 +2,7 @@
 // worker (./worker.js) and draws every chart onto canvases transferred to it.
 import { memoryBudget } from "./budget.js";
 import { createBuilder } from "./builder.js";
-import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, t } from "./i18n.js";
+import { applyTranslations, chooseLanguage, formatNumber, language, messageFor, setLanguage, t } from "./i18n.js";
 import { setupPad } from "./pad.js";
 import { readSharedConfig, shareUrl } from "./share.js";
 import { loadSources, renderSources } from "./source.js";
@@ -41,10 +41,6 @@ function showAlert(message, { retry = false } = {}) {
 
 function hideAlert() {
   document.querySelector('[data-testid="alert"]').hidden = true;
-}
-
-function messageFor(reply) {
-  return t(`error.${reply.code}`, { detail: reply.message, stage: t(`stage.${reply.stage}`) });
 }
 
 // ---------------------------------------------------------------- boot

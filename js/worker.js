@@ -154,7 +154,7 @@ async function boot(canvases, settings) {
   pyodideModule = pyodide;
   await loadPackageFiles(pyodide);
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
-  const appModule = pyodide.pyimport("digitlab.app");
+  const appModule = pyodide.pyimport("digitlab.web.controller");
   app = appModule.App.callKwargs({ canvases, settings: JSON.stringify(settings) });
   const result = JSON.parse(await app.boot(dataDownloads.sprite, dataDownloads.labels,
                                            kernelDownloads));

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import LABELS_FILE, SPRITE_FILE, MnistData
-from .metrics import confusion_matrix, per_class_accuracy, predicted_classes
-from .model import TrainingDiverged, new_history, record
-from .models import ZOO, build_model
-from .optim import OPTIMIZERS, make_optimizer
-from .weights import BadWeights, load, save
+from digitlab.data.mnist import LABELS_FILE, SPRITE_FILE, MnistData
+from digitlab.nn.metrics import confusion_matrix, per_class_accuracy, predicted_classes
+from digitlab.nn.optim import OPTIMIZERS, make_optimizer
+from digitlab.nn.sequential import TrainingDiverged, new_history, record
+from digitlab.nn.weights import BadWeights, load, save
+from digitlab.nn.zoo import ZOO, build_model
 
 
 class CliError(Exception):

@@ -153,7 +153,7 @@ def test_calls_in_flight_together_each_get_their_own_answer(lab: Page) -> None:
     replies = call(lab, """Promise.all([
         window.digitlab.saveWeights().then(b => b.length), window.digitlab.memory(),
         window.digitlab.saveWeights().then(b => b.length), window.digitlab.summary('current'),
-        window.digitlab.plan({model: 'tutorial'}),
+        window.digitlab.nn.plan({model: 'tutorial'}),
         window.digitlab.saveWeights().then(b => b.length),
     ])""")
     assert "error" not in replies, replies
@@ -169,8 +169,8 @@ def test_a_weights_file_written_by_the_cli_loads_in_the_page(lab: Page, tmp_path
                     "--epochs", "1", "--save", str(path)], cwd=ROOT, check=True,
                    env={"PYTHONPATH": str(ROOT / "py"), "PATH": "/usr/bin:/bin"},
                    capture_output=True)
-    from digitlab.data import MnistData
-    from digitlab.weights import load
+    from digitlab.data.mnist import MnistData
+    from digitlab.nn.weights import load
 
     model, _ = load(path.read_bytes())
     data = MnistData.from_dir(ROOT / ".cache" / "data")

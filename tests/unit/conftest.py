@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab.data import LABELS_FILE, NUM_IMAGES, SPRITE_FILE, MnistData
+from digitlab.data.mnist import LABELS_FILE, NUM_IMAGES, SPRITE_FILE, MnistData
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("DIGITLAB_DATA", REPO / ".cache" / "data"))

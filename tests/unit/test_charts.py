@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import digitlab.charts as charts
-from digitlab.charts import (
+import digitlab.viz.charts as charts
+from digitlab.viz.charts import (
     DARK,
     LIGHT,
     Series,
@@ -24,7 +24,7 @@ from digitlab.charts import (
     nice_ticks,
     put_rgba,
 )
-from digitlab.draw import digit_grid, digit_layout, parse_color
+from digitlab.viz.images import digit_grid, digit_layout, parse_color
 
 
 def _rgb(css: str) -> tuple[int, int, int]:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from conftest import png_bytes, row_ids, synthetic_labels
 
-from digitlab import png
-from digitlab.data import MnistData, decode_labels, normalize, one_hot
+from digitlab.data import png
+from digitlab.data.mnist import MnistData, decode_labels
+from digitlab.encoding import normalize, one_hot
 
 
 def rows_of(images: np.ndarray) -> np.ndarray:

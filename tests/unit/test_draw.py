@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from digitlab.draw import (
+from digitlab.data.preprocess import mnist_preprocess
+from digitlab.viz.images import (
     DIVERGING,
     VIRIDIS,
     digit_grid,
@@ -10,7 +11,6 @@ from digitlab.draw import (
     filters_grid,
     grid_layout,
     heatmap_rgba,
-    mnist_preprocess,
     parse_color,
 )
 

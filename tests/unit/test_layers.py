@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from gradcheck import check_layer, numeric_grad, relative_error, to_float64
 
-from digitlab import layers
-from digitlab.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, variance_scaling
-from digitlab.losses import log_softmax, softmax, softmax_cross_entropy
+from digitlab.nn import layers
+from digitlab.nn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, variance_scaling
+from digitlab.nn.losses import log_softmax, softmax, softmax_cross_entropy
 
 
 def built(layer, input_shape, seed=0):

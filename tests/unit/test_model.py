@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from digitlab.model import TrainingDiverged
-from digitlab.models import build_model
-from digitlab.optim import SGD, Adam
+from digitlab.nn.optim import SGD, Adam
+from digitlab.nn.sequential import TrainingDiverged
+from digitlab.nn.zoo import build_model
 
 
 def tiny_set(n=96, seed=0):
@@ -45,7 +45,7 @@ def test_whole_model_gradient_matches_finite_differences():
         layer.params = {k: v.astype(np.float64) + 0.01 for k, v in layer.params.items()}
     x = np.random.default_rng(2).random((3, 28, 28, 1))
     y = np.eye(10)[[1, 5, 7]]
-    from digitlab.losses import softmax_cross_entropy
+    from digitlab.nn.losses import softmax_cross_entropy
 
     logits = model.forward(x, training=True)
     model.backward(softmax_cross_entropy(logits, y)[1])
@@ -180,9 +180,9 @@ def test_sgd_momentum_update():
 
 
 def test_strong_model_one_epoch_on_10000(mnist):
-    from digitlab.data import MnistData
-    from digitlab.models import RECOMMENDED_TRAINING
-    from digitlab.optim import make_optimizer
+    from digitlab.data.mnist import MnistData
+    from digitlab.nn.optim import make_optimizer
+    from digitlab.nn.zoo import RECOMMENDED_TRAINING
 
     data = MnistData(mnist.images, mnist.labels, train_size=10000)
     config = RECOMMENDED_TRAINING["strong"]

@@ -1,23 +1,22 @@
 import numpy as np
 import pytest
 
-from digitlab import gemm as gemm_module
-from digitlab.gemm import gemm, get_backend, register_backend, set_backend
-from digitlab.metrics import (
+from digitlab.backend import numpy_ops
+from digitlab.backend.registry import gemm, get_backend, register_backend, set_backend
+from digitlab.nn.metrics import (
     accuracy,
     confusion_matrix,
     misclassified,
     per_class_accuracy,
     predicted_classes,
 )
-from digitlab.models import (
+from digitlab.nn.spec import SpecError, parse_spec
+from digitlab.nn.zoo import (
     RECOMMENDED_TRAINING,
     STRONG_SPEC,
     TUTORIAL_SPEC,
-    SpecError,
     build_model,
     flops_per_image,
-    parse_spec,
 )
 
 DENSE_OUT = {"type": "dense", "units": 10, "activation": "softmax"}
@@ -90,7 +89,7 @@ def test_layers_route_their_products_through_gemm():
 
     def counting(a, b, trans_a, trans_b, out):
         calls.append((a.shape, b.shape, trans_a, trans_b))
-        return gemm_module._matmul_views(a, b, trans_a, trans_b, out)
+        return numpy_ops.matmul_views(a, b, trans_a, trans_b, out)
 
     register_backend("counting", counting)
     previous = get_backend()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from digitlab.strings import STRINGS as CANVAS_STRINGS
+from digitlab.web.strings import STRINGS as CANVAS_STRINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 

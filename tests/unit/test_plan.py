@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from digitlab import plan, sources
-from digitlab.models import STRONG_SPEC, TUTORIAL_SPEC, build_model
-from digitlab.strings import STRINGS
+import digitlab
+from digitlab.nn import plan
+from digitlab.nn.zoo import STRONG_SPEC, TUTORIAL_SPEC, build_model
+from digitlab.web import sources
+from digitlab.web.strings import STRINGS
 
 GIB = 2**30
 CONV5 = {"type": "conv2d", "filters": 4, "kernelSize": 5, "activation": "relu"}
@@ -77,7 +81,7 @@ def test_every_step_has_source_read_from_the_package(step) -> None:
     for snippet in snippets:
         name = snippet["name"].split(".")[-1]
         assert name in snippet["code"] and snippet["line"] >= 1
-        path = sources.__file__.rsplit("/", 1)[0] + "/" + snippet["file"].split("/", 1)[1]
+        path = Path(digitlab.__file__).parent / snippet["file"].split("/", 1)[1]
         with open(path) as file:
             lines = file.read().splitlines()
         first = snippet["code"].splitlines()[0]

@@ -10,8 +10,11 @@ import ctypes
 import numpy as np
 import pytest
 
-from digitlab import gemm, ops, simd, simd_ops
-from digitlab.layers import Conv2D, Dense, Flatten, MaxPool2D
+from digitlab.backend import numpy_ops as ops
+from digitlab.backend import registry as gemm
+from digitlab.backend.wasm import gemm as simd
+from digitlab.backend.wasm import ops as simd_ops
+from digitlab.nn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tests.unit.test_simd_wrapper import kernel  # noqa: F401 - the emulated GEMM fixture
 
 F = 4  # bytes per float32
@@ -234,7 +237,7 @@ def test_layers_train_the_same_through_the_kernels(kernels, kernel):  # noqa: F8
     finally:
         gemm.set_backend(previous)
     np.testing.assert_allclose(predicted, want_predicted, rtol=1e-5, atol=1e-5)
-    assert ops._active == ops.NUMPY  # switching back restores the NumPy passes
+    assert gemm._ops == ops.PASSES  # switching back restores the NumPy passes
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-4, atol=1e-5)
     for mine, theirs in zip(got[2], want[2], strict=True):

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import as_strided
 
-from digitlab import gemm, simd
+from digitlab.backend import registry as gemm
+from digitlab.backend.wasm import gemm as simd
 from kernels import build_kernels, gemm_wat
 
 

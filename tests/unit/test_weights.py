@@ -7,9 +7,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from digitlab.models import build_model
-from digitlab.optim import SGD, Adam
-from digitlab.weights import BadWeights, load, save
+from digitlab.nn.optim import SGD, Adam
+from digitlab.nn.weights import BadWeights, load, load_into, save
+from digitlab.nn.zoo import build_model
 
 
 def trained(name="tutorial", optimizer=None, steps=3):
@@ -115,7 +115,7 @@ def test_bad_files_are_refused_with_weights_unchanged(change):
     model = build_model("tutorial", seed=5)
     before = {k: v.copy() for k, v in model.parameters().items()}
     with pytest.raises(BadWeights, match=MESSAGES[change]):
-        model.load_weights_from(bad)
+        load_into(model, bad)
     assert model.parameters().keys() == before.keys()
     for key, value in model.parameters().items():
         np.testing.assert_array_equal(value, before[key])
@@ -145,7 +145,7 @@ def test_zip_without_arrays_is_refused():
 def test_load_weights_from_adopts_the_files_architecture():
     source, x, _ = trained("strong")
     model = build_model("tutorial")
-    model.load_weights_from(save(source, source.optimizer))
+    load_into(model, save(source, source.optimizer))
     assert model.name == "strong" and model.param_count() == source.param_count()
     np.testing.assert_array_equal(model.predict(x), source.predict(x))
     assert model.optimizer.step_count == 3
@@ -157,7 +157,7 @@ def test_a_saved_file_loads_in_a_fresh_process(tmp_path):
     path.write_bytes(save(model, model.optimizer))
     expected = model.predict(x[:3]).argmax(axis=1).tolist()
     code = (
-        "import sys, numpy as np; from digitlab.weights import load\n"
+        "import sys, numpy as np; from digitlab.nn.weights import load\n"
         f"m, opt = load(open({str(path)!r}, 'rb').read())\n"
         "rng = np.random.default_rng(0)\n"
         "x = rng.integers(0, 256, (48, 784), dtype=np.uint8)\n"

@@ -13,8 +13,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import ops
-from .gemm import gemm
+from digitlab import backend
 
 IM2COL_BUDGET_BYTES = 64 * 1024 * 1024
 # tfjs/Keras truncated-normal correction: stddev of a unit normal truncated at +-2 stddev.
@@ -38,7 +37,7 @@ def weight_grad(inputs: np.ndarray, dout: np.ndarray) -> np.ndarray:
     Always transposes `inputs`: measured in Pyodide, (dout.T @ inputs).T is 2-4x slower for the
     conv shapes (m in the tens of thousands, n small), and native BLAS does not care.
     """
-    return gemm(inputs, dout, trans_a=True)
+    return backend.gemm(inputs, dout, trans_a=True)
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
@@ -103,7 +102,7 @@ class Conv2D(Layer):
 
     Batches whose im2col buffer would exceed `IM2COL_BUDGET_BYTES` are processed in chunks; then
     backward rebuilds each chunk's columns instead of keeping them all. Where the backend reads
-    windows in place (ops.conv_forward: the SIMD one does), forward writes no columns at all.
+    windows in place (backend.conv_forward: the SIMD one does), forward writes no columns at all.
     """
 
     kind = "conv2d"
@@ -186,10 +185,10 @@ class Conv2D(Layer):
         xp = self._pad(x)
         # Reading the windows in place (where the backend can) beats writing im2col's columns
         # even in training, where backward then builds the columns it needs itself.
-        out, cols = ops.conv_forward(xp, w, self.kernel_size, self.strides), None
+        out, cols = backend.conv_forward(xp, w, self.kernel_size, self.strides), None
         if out is None:
             out, cols = self._forward_im2col(x, xp, w)
-        ops.bias_act(out, self.params["bias"], self.activation == "relu")
+        backend.bias_act(out, self.params["bias"], self.activation == "relu")
         if training:
             self._xp, self._out, self._x_shape, self._cols = xp, out, x.shape, cols
         return out
@@ -202,12 +201,12 @@ class Conv2D(Layer):
         chunk = self._chunk(xp)
         cols = None
         for start in range(0, n, chunk):
-            cols = ops.im2col(xp[start : start + chunk], self.kernel_size, self.strides)
-            gemm(cols, w, out=out[start : start + chunk].reshape(-1, f))
+            cols = backend.im2col(xp[start : start + chunk], self.kernel_size, self.strides)
+            backend.gemm(cols, w, out=out[start : start + chunk].reshape(-1, f))
         return out, cols if chunk >= n else None
 
     def backward(self, dout):
-        dout, dbias = ops.grad_bias(dout, self._out, self.activation == "relu")
+        dout, dbias = backend.grad_bias(dout, self._out, self.activation == "relu")
         xp, n, f = self._xp, dout.shape[0], self.filters
         w = self.params["kernel"].reshape(-1, f)
         chunk = self._chunk(xp)
@@ -218,11 +217,11 @@ class Conv2D(Layer):
             if self._cols is not None:
                 cols = self._cols
             else:
-                cols = ops.im2col(part, self.kernel_size, self.strides)
+                cols = backend.im2col(part, self.kernel_size, self.strides)
             d = dout[start : start + chunk].reshape(-1, f)
             dw += weight_grad(cols, d)
             if dxp is not None:
-                ops.col2im_add(gemm(d, w, trans_b=True), dxp[start : start + chunk],
+                backend.col2im_add(backend.gemm(d, w, trans_b=True), dxp[start : start + chunk],
                                self.kernel_size, self.strides)
         self.grads = {"kernel": dw.reshape(self.params["kernel"].shape), "bias": dbias}
         self._cols = None  # free the big buffer early
@@ -306,7 +305,7 @@ class MaxPool2D(Layer):
             xp = np.pad(x, pad, constant_values=-np.inf)
         self._xp_shape, self._x_shape, self._pad_offsets = xp.shape, x.shape, (top, left)
         if self._tiles:
-            out = ops.pool_forward(xp, ph, pw)
+            out = backend.pool_forward(xp, ph, pw)
             if training:
                 self._xp, self._out = xp, out
             return out
@@ -320,7 +319,7 @@ class MaxPool2D(Layer):
         n, oh, ow, c = dout.shape
         (ph, pw), (sh, sw) = self.pool_size, self.strides
         if self._tiles:
-            dxp = ops.pool_backward(self._xp, self._out, dout, ph, pw)
+            dxp = backend.pool_backward(self._xp, self._out, dout, ph, pw)
         else:
             dxp = np.zeros(self._xp_shape, dtype=dout.dtype)
             dwin = (self._argmax[..., None] == np.arange(ph * pw)) * dout[..., None]
@@ -386,16 +385,16 @@ class Dense(Layer):
         return {"type": self.kind, "units": self.units, "activation": self.activation or "linear"}
 
     def forward(self, x, training=False):
-        out = gemm(x, self.params["kernel"])
-        ops.bias_act(out, self.params["bias"], self.activation == "relu")
+        out = backend.gemm(x, self.params["kernel"])
+        backend.bias_act(out, self.params["bias"], self.activation == "relu")
         if training:
             self._x, self._out = x, out
         return out
 
     def backward(self, dout):
-        dout, dbias = ops.grad_bias(dout, self._out, self.activation == "relu")
+        dout, dbias = backend.grad_bias(dout, self._out, self.activation == "relu")
         self.grads = {"kernel": weight_grad(self._x, dout), "bias": dbias}
-        return gemm(dout, self.params["kernel"], trans_b=True)
+        return backend.gemm(dout, self.params["kernel"], trans_b=True)
 
 
 class ReLU(Layer):

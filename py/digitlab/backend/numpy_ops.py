@@ -1,8 +1,7 @@
-"""The convolution layers' passes around the GEMM: im2col, col2im, tiled max pooling, bias +
-ReLU and their gradients (and, where a backend has one, a convolution that reads its windows
-in place), behind one switch like `gemm`.
+"""The NumPy backend: the convolution layers' passes around the GEMM (im2col, col2im, tiled
+max pooling, bias + ReLU and their gradients) and the GEMM itself.
 
-These are the NumPy versions, the reference everywhere. The SIMD backend (simd_ops.py) swaps
+These are the reference everywhere. The SIMD backend (backend/wasm) swaps
 in kernels for the float32 cases it handles and calls back here for the rest; the layers never
 know which ran. Arrays are NHWC; "2-D" below means [rows, channels] views of them.
 """
@@ -115,7 +114,20 @@ def numpy_grad_bias(dout: np.ndarray, y: np.ndarray,
     return d, d.reshape(-1, d.shape[-1]).sum(axis=0)
 
 
-NUMPY: dict[str, Callable] = {
+def matmul_views(a, b, trans_a, trans_b, out):
+    # Native BLAS handles transposed views itself, so no copies here.
+    return np.matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
+
+
+def matmul_contiguous(a, b, trans_a, trans_b, out):
+    # Pyodide's NumPy has no BLAS: matmul runs 5-7 GFLOP/s on C-contiguous operands but only
+    # 1-1.7 when an operand is a transposed view, so paying for one copy is much cheaper.
+    a = np.ascontiguousarray(a.T) if trans_a else np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b.T) if trans_b else np.ascontiguousarray(b)
+    return np.matmul(a, b, out=out)
+
+
+PASSES: dict[str, Callable] = {
     "conv_forward": numpy_conv_forward,
     "im2col": numpy_im2col,
     "col2im_add": numpy_col2im_add,
@@ -124,44 +136,3 @@ NUMPY: dict[str, Callable] = {
     "bias_act": numpy_bias_act,
     "grad_bias": numpy_grad_bias,
 }
-_active: dict[str, Callable] = dict(NUMPY)
-
-
-def use(table: dict[str, Callable] | None) -> None:
-    """Make `table` (name -> function, same signatures as NUMPY) the active set; None: NumPy."""
-    _active.clear()
-    _active.update(NUMPY if table is None else table)
-
-
-def conv_forward(xp: np.ndarray, w: np.ndarray, kernel_size: tuple[int, int],
-                 strides: tuple[int, int]) -> np.ndarray | None:
-    """[n,Hp,Wp,C] (*) w [kh*kw*C, F] -> [n,Ho,Wo,F], the windows read in place, or None where
-    the backend cannot (then im2col + gemm)."""
-    return _active["conv_forward"](xp, w, kernel_size, strides)
-
-
-def im2col(xp: np.ndarray, kernel_size: tuple[int, int],
-           strides: tuple[int, int]) -> np.ndarray:
-    return _active["im2col"](xp, kernel_size, strides)
-
-
-def col2im_add(dcols: np.ndarray, dxp: np.ndarray, kernel_size: tuple[int, int],
-               strides: tuple[int, int]) -> None:
-    _active["col2im_add"](dcols, dxp, kernel_size, strides)
-
-
-def pool_forward(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
-    return _active["pool_forward"](x, ph, pw)
-
-
-def pool_backward(x: np.ndarray, out: np.ndarray, dout: np.ndarray, ph: int,
-                  pw: int) -> np.ndarray:
-    return _active["pool_backward"](x, out, dout, ph, pw)
-
-
-def bias_act(y: np.ndarray, bias: np.ndarray, relu: bool) -> None:
-    _active["bias_act"](y, bias, relu)
-
-
-def grad_bias(dout: np.ndarray, y: np.ndarray, relu: bool) -> tuple[np.ndarray, np.ndarray]:
-    return _active["grad_bias"](dout, y, relu)

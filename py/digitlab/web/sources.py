@@ -16,15 +16,18 @@ from typing import Any
 
 # step -> (module, qualified name) in the order the panel shows them.
 STEPS: dict[str, list[tuple[str, str]]] = {
-    "data": [("digitlab.data", "MnistData.split"), ("digitlab.data", "MnistData.next_train_batch"),
-             ("digitlab.data", "normalize")],
-    "model": [("digitlab.models", "TUTORIAL_SPEC"), ("digitlab.models", "build_model"),
-              ("digitlab.layers", "Conv2D.forward"), ("digitlab.layers", "MaxPool2D.forward")],
-    "train": [("digitlab.model", "Sequential.train_steps"),
-              ("digitlab.model", "Sequential.train_batch")],
-    "evaluate": [("digitlab.metrics", "accuracy"), ("digitlab.metrics", "per_class_accuracy"),
-                 ("digitlab.metrics", "confusion_matrix")],
-    "try": [("digitlab.draw", "mnist_preprocess")],
+    "data": [("digitlab.data.mnist", "MnistData.split"),
+             ("digitlab.data.mnist", "MnistData.next_train_batch"),
+             ("digitlab.encoding", "normalize")],
+    "model": [("digitlab.nn.zoo", "TUTORIAL_SPEC"), ("digitlab.nn.zoo", "build_model"),
+              ("digitlab.nn.layers", "Conv2D.forward"),
+              ("digitlab.nn.layers", "MaxPool2D.forward")],
+    "train": [("digitlab.nn.sequential", "Sequential.train_steps"),
+              ("digitlab.nn.sequential", "Sequential.train_batch")],
+    "evaluate": [("digitlab.nn.metrics", "accuracy"),
+                 ("digitlab.nn.metrics", "per_class_accuracy"),
+                 ("digitlab.nn.metrics", "confusion_matrix")],
+    "try": [("digitlab.data.preprocess", "mnist_preprocess")],
 }  # fmt: skip
 
 

@@ -14,9 +14,9 @@ import zipfile
 
 import numpy as np
 
-from .model import Sequential
-from .models import ZOO, build_model
-from .optim import OPTIMIZERS, Optimizer, optimizer_from_state
+from digitlab.nn.optim import OPTIMIZERS, Optimizer, optimizer_from_state
+from digitlab.nn.sequential import Sequential
+from digitlab.nn.zoo import ZOO, build_model
 
 FORMAT_VERSION = 1
 MAX_BYTES = 50 * 1024 * 1024
@@ -65,6 +65,16 @@ def load(data: bytes | bytearray | memoryview) -> tuple[Sequential, Optimizer | 
     if optimizer is not None:
         model.compile(optimizer)
     return model, optimizer
+
+
+def load_into(model: Sequential, data: bytes | bytearray | memoryview) -> None:
+    """Make `model` the file's model: its architecture, weights and optimiser state.
+
+    The file is fully validated first; on BadWeights `model` is left unchanged.
+    """
+    loaded, optimizer = load(data)
+    model.layers, model.output_shapes = loaded.layers, loaded.output_shapes
+    model.name, model.optimizer = loaded.name, optimizer
 
 
 def _read_arrays(data: bytes) -> dict[str, np.ndarray]:

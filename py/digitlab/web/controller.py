@@ -19,14 +19,18 @@ import numpy as np
 from js import digitlabPost, digitlabTakeStop, digitlabYield
 from pyodide.ffi import to_js
 
-from digitlab import gemm, metrics, plan, simd, sources, views
-from digitlab.canvas import CanvasSet
-from digitlab.data import NUM_TEST, MnistData
-from digitlab.draw import mnist_preprocess
-from digitlab.model import Sequential, TrainingDiverged, new_history, record
-from digitlab.models import SpecError, build_model
-from digitlab.optim import make_optimizer
-from digitlab.weights import BadWeights
+from digitlab import backend
+from digitlab.backend import wasm
+from digitlab.data.mnist import NUM_TEST, MnistData
+from digitlab.data.preprocess import mnist_preprocess
+from digitlab.nn import metrics, plan, weights
+from digitlab.nn.optim import make_optimizer
+from digitlab.nn.sequential import Sequential, TrainingDiverged, new_history, record
+from digitlab.nn.spec import SpecError
+from digitlab.nn.weights import BadWeights
+from digitlab.nn.zoo import build_model
+from digitlab.web import sources, views
+from digitlab.web.canvas import CanvasSet
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "model": "tutorial", "trainSize": 5500, "validationSize": 1000, "epochs": 10,
@@ -175,20 +179,20 @@ class App:
             except Exception:  # noqa: BLE001 - a missing kernel just means the NumPy path
                 traceback.print_exc()
         if "plain" in paths:
-            simd.load(paths["plain"], paths.get("relaxed"), relaxed=choice == "relaxed")
+            wasm.load(paths["plain"], paths.get("relaxed"), relaxed=choice == "relaxed")
 
     def call_simdInfo(self, args: dict, payload: Any) -> dict:
-        return simd.info()
+        return wasm.info()
 
     def call_simdVerify(self, args: dict, payload: Any) -> dict:
-        return simd.verify(int(args.get("cases", 2000)), int(args.get("seed", 0)))
+        return wasm.verify(int(args.get("cases", 2000)), int(args.get("seed", 0)))
 
     def call_setGemmBackend(self, args: dict, payload: Any) -> dict:
         try:
-            gemm.set_backend(str(args.get("name")))
+            backend.set_backend(str(args.get("name")))
         except ValueError as error:
             raise AppError("BAD_CONFIG", str(error)) from None
-        return simd.info()
+        return wasm.info()
 
     def examples(self) -> list[dict]:
         """The example panel's digits, with where each is drawn on the canvas."""
@@ -463,13 +467,13 @@ class App:
     # ------------------------------------------------------------ model files
 
     def call_saveWeights(self, args: dict, payload: Any) -> Outgoing:
-        return Outgoing(self.require_model().save_weights())
+        return Outgoing(weights.save(self.require_model(), self.model.optimizer))
 
     def call_loadWeights(self, args: dict, payload: Any) -> dict:
         data = payload.to_bytes() if payload is not None else b""
         model = self.model or model_from("tutorial")
         try:
-            model.load_weights_from(data)
+            weights.load_into(model, data)
         except BadWeights as error:
             raise AppError("BAD_WEIGHTS", str(error)) from None
         self.model, self.evaluation = model, None

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from js import ImageData, Uint8ClampedArray
 
-from digitlab import charts, draw
+from digitlab.viz import charts
+from digitlab.viz import images as draw
 
 LABEL_HEIGHT = 16
 

@@ -16,7 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import ops, simd  # simd imports this module too: its names are used at call time only
+from digitlab.backend import numpy_ops as ops
+from digitlab.backend.wasm import (
+    gemm as simd,  # which imports this module too: names used at call time only
+)
 
 # name -> the number of i32 arguments; addresses are passed as unsigned, the rest signed.
 SIGNATURES = {

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from digitlab import charts, draw
-from digitlab.strings import text
+from digitlab.viz import charts
+from digitlab.viz import images as draw
+from digitlab.web.strings import text
 
 EXAMPLE_COLS = 10
 LABEL_H = 16

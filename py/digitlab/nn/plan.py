@@ -13,9 +13,10 @@ import math
 import re
 from typing import Any
 
-from .layers import Conv2D, Dense
-from .models import INPUT_SHAPE, ZOO, SpecError, parse_spec
-from .strings import text
+from digitlab.nn.layers import Conv2D, Dense
+from digitlab.nn.spec import INPUT_SHAPE, SpecError, parse_spec
+from digitlab.nn.zoo import ZOO
+from digitlab.web.strings import text
 
 BYTES_PER_FLOAT = 4
 # Training keeps four float32 copies of every parameter: the weights, their gradients and

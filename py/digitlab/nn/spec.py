@@ -1,56 +1,26 @@
-"""The model zoo and model-spec parsing: build_model('tutorial' | 'strong' | layer list)."""
+"""Model specs: the layer-list JSON (tfjs layer names and config keys) -> unbuilt layers.
+
+`parse_spec` validates every entry before anything is allocated; SpecError names the layer.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import numpy as np
-
-from .layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, pair, window_geometry
-from .model import Sequential
+from digitlab.nn.layers import (
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    pair,
+    window_geometry,
+)
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
-
-# The codelab's CNN (tfjs "Handwritten digit recognition with CNNs"): 5994 parameters.
-TUTORIAL_SPEC: list[dict[str, Any]] = [
-    {"type": "conv2d", "filters": 8, "kernelSize": 5, "strides": 1, "padding": "valid",
-     "activation": "relu"},
-    {"type": "maxPooling2d", "poolSize": 2, "strides": 2},
-    {"type": "conv2d", "filters": 16, "kernelSize": 5, "strides": 1, "activation": "relu"},
-    {"type": "maxPooling2d", "poolSize": 2, "strides": 2},
-    {"type": "flatten"},
-    {"type": "dense", "units": 10, "activation": "softmax"},
-]  # fmt: skip
-
-# The tutorial's shape, wider (16 then 48 filters), plus a small hidden dense layer: valid 5x5
-# convs keep the feature maps small (24x24, then 8x8), so it costs ~3.0 MFLOP per image forward.
-# Measured on the 54000/1000 split with RECOMMENDED_TRAINING (seed 0, CPython): test accuracy
-# 98.47% / 99.22% / 99.30% after epochs 1 / 2 / 3. Cheaper variants tried stay below 99.2% in
-# 3 epochs: 32 filters in conv2 99.19%, without the hidden layer 99.14%, with dropout 99.13%.
-STRONG_SPEC: list[dict[str, Any]] = [
-    {"type": "conv2d", "filters": 16, "kernelSize": 5, "strides": 1, "padding": "valid",
-     "activation": "relu"},
-    {"type": "maxPooling2d", "poolSize": 2, "strides": 2},
-    {"type": "conv2d", "filters": 48, "kernelSize": 5, "strides": 1, "padding": "valid",
-     "activation": "relu"},
-    {"type": "maxPooling2d", "poolSize": 2, "strides": 2},
-    {"type": "flatten"},
-    {"type": "dense", "units": 64, "activation": "relu"},
-    {"type": "dense", "units": 10, "activation": "softmax"},
-]  # fmt: skip
-
-ZOO: dict[str, list[dict[str, Any]]] = {"tutorial": TUTORIAL_SPEC, "strong": STRONG_SPEC}
-
-# Recommended training configuration per zoo model (the page's train() config keys, plus
-# learningRateDecay: the learning rate is multiplied by it after every epoch).
-RECOMMENDED_TRAINING: dict[str, dict[str, Any]] = {
-    "tutorial": {"trainSize": 5500, "validationSize": 1000, "epochs": 10, "batchSize": 512,
-                 "learningRate": 0.001, "optimizer": "adam"},
-    "strong": {"trainSize": 54000, "validationSize": 1000, "epochs": 3, "batchSize": 64,
-               "learningRate": 0.003, "learningRateDecay": 0.3, "optimizer": "adam"},
-}  # fmt: skip
 
 _KEYS = {
     "conv2d": {"type", "filters", "kernelSize", "strides", "padding", "activation",
@@ -183,20 +153,3 @@ def parse_spec(spec: str | list) -> list[Layer]:
         layers.append(layer)
     _check_output(layers, spec)
     return layers
-
-
-def build_model(spec_or_name: str | list = "tutorial", seed: int = 0) -> Sequential:
-    """'tutorial', 'strong', or a CONTRACT layer list -> an initialised Sequential (seeded)."""
-    spec = ZOO.get(spec_or_name, spec_or_name) if isinstance(spec_or_name, str) else spec_or_name
-    layers = parse_spec(spec)
-    for index, layer in enumerate(layers):
-        if isinstance(layer, Dropout):  # its own stream, so masks don't shift the init draws
-            layer.rng = np.random.default_rng([seed, index])
-    name = spec_or_name if isinstance(spec_or_name, str) and spec_or_name in ZOO else "custom"
-    return Sequential(layers, INPUT_SHAPE, seed=seed, name=name)
-
-
-def flops_per_image(model_or_spec: Sequential | str | list) -> int:
-    """Forward-pass FLOPs per image (2 per multiply-add, matrix products only)."""
-    model = model_or_spec if isinstance(model_or_spec, Sequential) else build_model(model_or_spec)
-    return model.flops_per_image()

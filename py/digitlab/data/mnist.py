@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import png as png_decoder
+from digitlab.data import png as png_decoder
+from digitlab.encoding import normalize, one_hot
 
 SPRITE_FILE = "mnist_images.png"
 LABELS_FILE = "mnist_labels_uint8"
@@ -23,21 +24,6 @@ IMAGE_SIZE = 784
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 NUM_EXAMPLES = 20
-
-
-def normalize(images: np.ndarray, shape: tuple[int, ...] = IMAGE_SHAPE) -> np.ndarray:
-    """uint8 0..255 -> float32 0..1 (floats pass through), reshaped to [N, *shape]."""
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        images = images.astype(np.float32) / np.float32(255)
-    elif not np.issubdtype(images.dtype, np.floating):
-        images = images.astype(np.float32)
-    return images.reshape(-1, *shape)
-
-
-def one_hot(labels: np.ndarray, dtype: type = np.float32) -> np.ndarray:
-    """Int labels [N] -> one-hot [N,10]."""
-    return np.eye(NUM_CLASSES, dtype=dtype)[np.asarray(labels, dtype=np.intp)]
 
 
 def decode_labels(raw: bytes) -> np.ndarray:

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .data import NUM_CLASSES, normalize, one_hot
-from .layers import Conv2D, Layer
-from .losses import cross_entropy_per_example, softmax, softmax_cross_entropy
-from .optim import Adam, Optimizer
+from digitlab.encoding import NUM_CLASSES, normalize, one_hot
+from digitlab.nn.layers import Conv2D, Layer
+from digitlab.nn.losses import cross_entropy_per_example, softmax, softmax_cross_entropy
+from digitlab.nn.optim import Adam, Optimizer
 
 _NAME_PREFIX = {
     "conv2d": "conv2d",
@@ -271,23 +271,6 @@ class Sequential:
             if any(stops):
                 break
         return history
-
-    # ---- weights -----------------------------------------------------------------------
-    def save_weights(self, include_optimizer: bool = True) -> bytes:
-        from .weights import save
-
-        return save(self, self.optimizer if include_optimizer else None)
-
-    def load_weights_from(self, data: bytes) -> None:
-        """Adopt a weights file (its architecture, weights and optimiser state).
-
-        The file is fully validated first; on BadWeights this model is left unchanged.
-        """
-        from .weights import load
-
-        loaded, optimizer = load(data)
-        self.layers, self.output_shapes = loaded.layers, loaded.output_shapes
-        self.name, self.optimizer = loaded.name, optimizer
 
 
 def new_history() -> dict:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import gemm as gemm_module
-from . import simd_ops
+from digitlab.backend import registry as gemm_module
+from digitlab.backend.wasm import ops as simd_ops
 
 KERNEL_SYMBOL = "digitlab_sgemm"
 BACKEND_NAME = "simd"

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .draw import GREENS, ORANGES, GridLayout, css_color, parse_color
+from digitlab.viz.images import GREENS, ORANGES, GridLayout, css_color, parse_color
 
 PutImage = Callable[[np.ndarray, int, int], Any]
 ValueFormat = Callable[[float], str] | str
