@@ -1,5 +1,5 @@
 // How much memory a model may need for training, derived from what the browser tells us
-// rather than a fixed constant. Python (py/digitlab/plan.py) estimates a model's need and
+// rather than a fixed constant. Python (py/digitlab/nn/plan.py) estimates a model's need and
 // compares it with this budget before anything is allocated.
 
 const GIB = 2 ** 30;

@@ -1,5 +1,5 @@
 // Every visible string of the page, one table per language. Python's canvases get their
-// strings from Python's own table (py/digitlab/strings.py); both are checked for key parity.
+// strings from Python's own table (py/digitlab/web/strings.py); both are checked for key parity.
 
 export const STRINGS = {
   en: {

@@ -1,5 +1,5 @@
 // The module worker: boots Pyodide from the site's own vendor/ folder, loads the digitlab
-// package, and relays typed messages between the page and Python (py/digitlab/app.py).
+// package, and relays typed messages between the page and Python (py/digitlab/web/controller.py).
 // No model logic lives here.
 
 const PYODIDE_DIR = new URL("../vendor/__PYODIDE_DIR__/", import.meta.url).href;

@@ -7,7 +7,7 @@ register-blocked micro-kernel is fully unrolled over its rows and lanes, once pe
 Exported: digitlab_sgemm(M, N, K, a, a_rs, a_cs, bp, c, ldc, flags), all i32, byte units:
     C[i, j] (+)= sum_k A[i, k] * B[k, j]   for i < M, j < N
   A[i, k] is the float at a + i*a_rs + k*a_cs (any strides: a transposed A needs no copy).
-  B is packed (see simd.py): ceil(N/8) panels, panel p holding B[k, 8p:8p+8] at
+  B is packed (see py/digitlab/backend/wasm): ceil(N/8) panels, panel p holding B[k, 8p:8p+8] at
   bp + (p*K + k)*32, zero-padded past column N.
   C[i, j] is at c + i*ldc + 4*j. flags bit 0: add to C instead of overwriting it.
 Also digitlab_conv_forward (see conv_driver): the same micro-kernel with A an image whose

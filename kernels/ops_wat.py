@@ -3,7 +3,7 @@
 After the SIMD GEMM, a training step of the codelab model in Pyodide spent ~80% of its time in
 NumPy's scalar loops around it: im2col, col2im, 2x2 max pooling, bias + ReLU and their
 gradients. These kernels do those passes with 128-bit SIMD, in place on NumPy arrays. Like the
-GEMM they take i32 byte addresses and strides and check nothing: py/digitlab/simd_ops.py
+GEMM they take i32 byte addresses and strides and check nothing: py/digitlab/backend/wasm/ops.py
 proves every address in range before each call. All are deterministic (no relaxed SIMD).
 
 Exported (all parameters i32; "run" and strides in bytes, runs a multiple of 4):

@@ -153,7 +153,7 @@ def test_calls_in_flight_together_each_get_their_own_answer(lab: Page) -> None:
     replies = call(lab, """Promise.all([
         window.digitlab.saveWeights().then(b => b.length), window.digitlab.memory(),
         window.digitlab.saveWeights().then(b => b.length), window.digitlab.summary('current'),
-        window.digitlab.nn.plan({model: 'tutorial'}),
+        window.digitlab.plan({model: 'tutorial'}),
         window.digitlab.saveWeights().then(b => b.length),
     ])""")
     assert "error" not in replies, replies

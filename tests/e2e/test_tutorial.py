@@ -153,7 +153,7 @@ def test_the_model_step_shows_the_python_the_page_loaded(browser: Browser,
         route.fulfill(status=200, body=source.replace(anchor, f"    {marker}\n{anchor}"),
                       headers={"content-type": "text/x-python; charset=utf-8"})
 
-    page.route("**/py/digitlab/models.py*", with_marker)
+    page.route("**/py/digitlab/nn/zoo.py*", with_marker)
     page.goto(server_url)
     wait_ready(page)
     panel = page.get_by_test_id("source-model")
