@@ -1,5 +1,5 @@
 // The module worker: boots Pyodide from the site's own vendor/ folder, loads the digitlab
-// package, and relays typed messages between the page and Python (py/digitlab/web/controller.py).
+// package, and relays typed messages between the page and Python (py/digitlab/web/worker.py).
 // No model logic lives here.
 
 const PYODIDE_DIR = new URL("../vendor/__PYODIDE_DIR__/", import.meta.url).href;
@@ -154,8 +154,7 @@ async function boot(canvases, settings) {
   pyodideModule = pyodide;
   await loadPackageFiles(pyodide);
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
-  const appModule = pyodide.pyimport("digitlab.web.controller");
-  app = appModule.App.callKwargs({ canvases, settings: JSON.stringify(settings) });
+  app = pyodide.pyimport("digitlab.web.worker").start(canvases, JSON.stringify(settings));
   const result = JSON.parse(await app.boot(dataDownloads.sprite, dataDownloads.labels,
                                            kernelDownloads));
   if (!result.ok) throw new StageError(result.stage || "data", result.code, result.message);

@@ -1,4 +1,4 @@
-"""CLI: python -m digitlab train|evaluate (flags as in CONTRACT.md)."""
+"""The command line: python -m digitlab train | evaluate (see --help)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 from digitlab.data.mnist import LABELS_FILE, SPRITE_FILE, MnistData
 from digitlab.nn.metrics import confusion_matrix, per_class_accuracy, predicted_classes
 from digitlab.nn.optim import OPTIMIZERS, make_optimizer
-from digitlab.nn.sequential import TrainingDiverged, new_history, record
+from digitlab.nn.sequential import TrainingDiverged, TrainingRun
 from digitlab.nn.weights import BadWeights, load, save
 from digitlab.nn.zoo import ZOO, build_model
 
@@ -87,14 +87,13 @@ def train(args: argparse.Namespace) -> dict:
     x, y = data.train_set()
     validation = data.validation_set() if args.validation_size else None
     progress = Progress(len(x) * args.epochs)
-    history = new_history()
     start = time.perf_counter()
+    run = TrainingRun(model, x, y, args.batch_size, args.epochs, validation, args.seed,
+                      learning_rate_decay=args.learning_rate_decay)
     try:
-        steps = model.train_steps(x, y, args.batch_size, args.epochs, validation, args.seed,
-                                  learning_rate_decay=args.learning_rate_decay)
-        for event in steps:
-            record(history, event)
-            progress.update(event)
+        with run:
+            for event in run:
+                progress.update(event)
     except TrainingDiverged as e:
         sys.stderr.write("\n")
         raise CliError(str(e)) from None
@@ -107,7 +106,7 @@ def train(args: argparse.Namespace) -> dict:
         "epochs": args.epochs,
         "train_size": args.train_size,
         "validation_size": args.validation_size,
-        "history": history,
+        "history": run.history,
         "test_accuracy": test_report(model, data)["test_accuracy"],
         "seconds": round(seconds, 3),
     }

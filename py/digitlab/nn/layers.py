@@ -87,6 +87,10 @@ class Layer:
     def param_count(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
+    def count_params(self, input_shape: tuple[int, ...]) -> int:
+        """Trainable parameters for `input_shape`, counted without building the layer."""
+        return 0
+
     def config(self) -> dict:
         return {"type": self.kind}
 
@@ -145,6 +149,10 @@ class Conv2D(Layer):
             "bias": np.zeros(self.filters, dtype=np.float32),
         }
         return super().build(input_shape, rng)
+
+    def count_params(self, input_shape):
+        kh, kw = self.kernel_size
+        return kh * kw * input_shape[-1] * self.filters + self.filters
 
     def flops(self, input_shape):
         oh, ow, f = self.output_shape(input_shape)
@@ -377,6 +385,9 @@ class Dense(Layer):
             "bias": np.zeros(self.units, dtype=np.float32),
         }
         return super().build(input_shape, rng)
+
+    def count_params(self, input_shape):
+        return input_shape[-1] * self.units + self.units
 
     def flops(self, input_shape):
         return 2 * input_shape[-1] * self.units

@@ -1,4 +1,9 @@
-"""Sequential: forward/backward through layers, step-wise training, evaluate, predict."""
+"""Sequential: forward/backward through layers, step-wise training, evaluate, predict.
+
+The one training loop is `Sequential.train_steps`; a `TrainingRun` drives it and is the one
+place a run's history is built and its checkpoints kept. `fit`, the CLI and the page's
+controller all go through a TrainingRun.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,49 @@ class TrainingDiverged(ValueError):
     """A batch produced a NaN/inf loss or weights; the model was restored to before that batch."""
 
 
+def layer_names(layers: list[Layer]) -> list[str]:
+    """Each layer's name: its own, or tfjs's default "<prefix>_<n>", counted per prefix."""
+    counters: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        if layer.name:
+            names.append(layer.name)
+            continue
+        prefix = _NAME_PREFIX.get(layer.kind, layer.kind)
+        counters[prefix] = counters.get(prefix, 0) + 1
+        names.append(f"{prefix}_{counters[prefix]}")
+    return names
+
+
+def summarize(layers: list[Layer], input_shape: tuple[int, ...]) -> dict:
+    """{"layers": [{"name", "type", "output_shape", "params"}], "total_params", "flops"}, from
+    the layers' shapes alone: nothing is built or initialised, so the builder can ask on every
+    edit. `Sequential.summary` is this same function over its built layers."""
+    rows, shape, flops = [], tuple(input_shape), 0
+    for layer, name in zip(layers, layer_names(layers), strict=True):
+        params = layer.count_params(shape)
+        flops += layer.flops(shape)
+        shape = layer.output_shape(shape)
+        rows.append({"name": name, "type": layer.type_name, "output_shape": [None, *shape],
+                     "params": params})
+    return {"layers": rows, "total_params": sum(row["params"] for row in rows), "flops": flops}
+
+
+class Checkpoint:
+    """A copy of a model's weights and optimiser state to go back to; `epoch` is how many
+    epochs of the run it had completed (0: the run's start), None when taken mid-epoch."""
+
+    def __init__(self, model: Sequential, epoch: int | None = None) -> None:
+        self.epoch = epoch
+        self.params = {key: value.copy() for key, value in model.parameters().items()}
+        self.optimizer = model.optimizer.state() if model.optimizer else None
+
+    def restore(self, model: Sequential) -> None:
+        model.set_parameters(self.params)
+        if self.optimizer is not None and model.optimizer is not None:
+            model.optimizer.load_state(self.optimizer)
+
+
 class Sequential:
     """A stack of layers on [N,28,28,1] images; the last layer's output is treated as logits."""
 
@@ -42,14 +90,10 @@ class Sequential:
         self.name = name
         self.optimizer: Optimizer | None = None
         rng = np.random.default_rng(seed)
-        counters: dict[str, int] = {}
         shape = self.input_shape
         self.output_shapes: list[tuple[int, ...]] = []
-        for layer in layers:
-            if not layer.name:
-                prefix = _NAME_PREFIX.get(layer.kind, layer.kind)
-                counters[prefix] = counters.get(prefix, 0) + 1
-                layer.name = f"{prefix}_{counters[prefix]}"
+        for layer, layer_name in zip(layers, layer_names(layers), strict=True):
+            layer.name = layer_name
             shape = layer.build(shape, rng)
             self.output_shapes.append(shape)
 
@@ -70,16 +114,7 @@ class Sequential:
 
     def summary(self) -> dict:
         """{"layers": [{"name", "type", "output_shape", "params"}], "total_params", "flops"}"""
-        rows = [
-            {
-                "name": layer.name,
-                "type": layer.type_name,
-                "output_shape": [None, *shape],
-                "params": layer.param_count(),
-            }
-            for layer, shape in zip(self.layers, self.output_shapes, strict=True)
-        ]
-        return {"layers": rows, "total_params": self.param_count(), "flops": self.flops_per_image()}
+        return summarize(self.layers, self.input_shape)
 
     def summary_text(self) -> str:
         """A tfjs-style summary table."""
@@ -178,7 +213,7 @@ class Sequential:
         """
         optimizer = self.optimizer if self.optimizer is not None else Adam()
         self.optimizer = optimizer
-        saved = ({k: v.copy() for k, v in self.parameters().items()}, optimizer.state())
+        before = Checkpoint(self)
         # Overflow is detected below and reported as TrainingDiverged, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
             logits = self.forward(x, training=True)
@@ -189,8 +224,7 @@ class Sequential:
                 optimizer.step(self.parameters(), self.gradients())
                 finite = all(np.isfinite(p).all() for p in self.parameters().values())
         if not finite:
-            self.set_parameters(saved[0])
-            optimizer.load_state(saved[1])
+            before.restore(self)
             raise TrainingDiverged(
                 f"training diverged at {where or 'this batch'}: the loss or weights became "
                 f"NaN/infinite (learning rate {optimizer.learning_rate:g}); weights were restored "
@@ -261,29 +295,58 @@ class Sequential:
         """Synchronous training; each callback gets every event, and one returning True stops
         training after that event. Returns the history {"loss", "acc", "val_loss", "val_acc"}
         per epoch plus "batches": [{"loss", "acc"}]."""
-        history = new_history()
-        steps = self.train_steps(
-            x, y, batch_size, epochs, validation_data, seed, shuffle, learning_rate_decay
-        )
-        for event in steps:
-            record(history, event)
-            stops = [callback(event) is True for callback in callbacks or ()]
-            if any(stops):
-                break
-        return history
+        run = TrainingRun(self, x, y, batch_size, epochs, validation_data, seed, shuffle,
+                          learning_rate_decay)
+        with run:
+            for event in run:
+                stops = [callback(event) is True for callback in callbacks or ()]
+                if any(stops):
+                    break
+        return run.history
 
 
-def new_history() -> dict:
-    return {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "batches": []}
+class TrainingRun:
+    """One run of `Sequential.train_steps`: iterate it for the same events. It builds the run's
+    history ({"loss", "acc", "val_loss", "val_acc"} per epoch, "batches": [{"loss", "acc"}])
+    and keeps `last_good`, the checkpoint at the run's start or at its last epoch whose loss was
+    finite: where the page goes back to when training diverges (the weights of the batch
+    before a divergence can already be too large to predict with)."""
 
+    def __init__(self, model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 512,
+                 epochs: int = 10, validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+                 seed: int = 0, shuffle: bool = True, learning_rate_decay: float = 1.0,
+                 keep_checkpoints: bool = False) -> None:
+        self.model = model
+        self.history: dict = {"loss": [], "acc": [], "val_loss": [], "val_acc": [],
+                              "batches": []}
+        self.keep_checkpoints = keep_checkpoints
+        self.last_good = Checkpoint(model, epoch=0) if keep_checkpoints else None
+        self._steps = model.train_steps(x, y, batch_size, epochs, validation_data, seed,
+                                        shuffle, learning_rate_decay)
 
-def record(history: dict, event: dict) -> None:
-    """Add one train_steps event to a history dict."""
-    if event["kind"] == "batch":
-        history["batches"].append({"loss": event["loss"], "acc": event["acc"]})
-    else:
+    def __iter__(self) -> Iterator[dict]:
+        for event in self._steps:
+            self._record(event)
+            yield event
+
+    def _record(self, event: dict) -> None:
+        if event["kind"] == "batch":
+            self.history["batches"].append({"loss": event["loss"], "acc": event["acc"]})
+            return
         for key in ("loss", "acc", "val_loss", "val_acc"):
-            history[key].append(event[key])
+            self.history[key].append(event[key])
+        if self.keep_checkpoints and math.isfinite(event["loss"]):
+            self.last_good = Checkpoint(self.model, epoch=event["epoch"] + 1)
+
+    def close(self) -> None:
+        """End the run where it stands (the weights are consistent after every event)."""
+        self._steps.close()
+
+    def __enter__(self) -> TrainingRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _labels(y: np.ndarray) -> np.ndarray:

@@ -1,28 +1,33 @@
-"""The page's canvases, as seen from the worker: OffscreenCanvases transferred by main.js.
+"""The page's canvases, as seen from the worker: OffscreenCanvases transferred by the page.
 
-Browser-only (imports `js`). Pixels come from `draw.py` as NumPy RGBA arrays; charts come from
-`charts.py`, which only needs a 2D context.
+Any object with `width`, `height` and `getContext("2d")` will do, so this runs under CPython
+with fake canvases; copying NumPy pixels onto a context needs the browser's ImageData, so that
+one step (`put_pixels`) is handed in by `web/worker.py`. Pixels come from `viz.images` as NumPy
+RGBA arrays; charts come from `viz.charts`, which only needs a 2D context.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from js import ImageData, Uint8ClampedArray
 
 from digitlab.viz import charts
 from digitlab.viz import images as draw
 
 LABEL_HEIGHT = 16
 
+# put_pixels(ctx, rgba [h, w, 4] uint8 C-contiguous, x, y): putImageData in the browser.
+PutPixels = Callable[[Any, np.ndarray, int, int], None]
+
 
 class CanvasSet:
     """Named OffscreenCanvases with their 2D contexts and the page's colour theme."""
 
-    def __init__(self, canvases: Any, dark: bool = False) -> None:
-        self.canvases = canvases.to_py(depth=1)
+    def __init__(self, canvases: dict[str, Any], put_pixels: PutPixels, dark: bool = False) -> None:
+        self.canvases = canvases
+        self.put_pixels = put_pixels
         self.contexts: dict[str, Any] = {}
         self.theme = charts.DARK if dark else charts.LIGHT
 
@@ -44,10 +49,7 @@ class CanvasSet:
 
     def put_image(self, name: str, rgba: np.ndarray, x: int = 0, y: int = 0) -> None:
         """Copy an RGBA uint8 array [h, w, 4] onto canvas `name` at (x, y)."""
-        height, width, _ = rgba.shape
-        pixels = Uint8ClampedArray.new(width * height * 4)
-        pixels.assign(np.ascontiguousarray(rgba, dtype=np.uint8).reshape(-1))
-        self.ctx(name).putImageData(ImageData.new(pixels, width, height), x, y)
+        self.put_pixels(self.ctx(name), np.ascontiguousarray(rgba, dtype=np.uint8), x, y)
 
     def clear(self, name: str) -> Any:
         ctx = self.ctx(name)

@@ -1,23 +1,24 @@
-"""The browser controller: runs in the Pyodide worker, answers the page's calls, draws canvases.
+"""The lab's controller: answers the page's calls and draws its canvases, in the worker.
 
 The page's steps, in the tutorial's order: data (boot, examples), model (summary), train,
-evaluate, try it (pad, filters), model files. This module and `canvas.py`/`views.py` are the only
-ones that touch the browser; the numeric work is the same code the CLI runs under CPython.
+evaluate, try it (pad, filters), model files. It imports nothing from the browser: the canvases,
+`post` (a message to the page), `yield_now` (let the worker receive messages) and `take_stop`
+(was Stop pressed?) are handed in, by `web/worker.py` in the browser and by fakes in the unit
+tests; the numeric work is the same code the CLI runs under CPython.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import math
 import sys
 import time
 import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from js import digitlabPost, digitlabTakeStop, digitlabYield
-from pyodide.ffi import to_js
 
 from digitlab import backend
 from digitlab.backend import wasm
@@ -25,10 +26,10 @@ from digitlab.data.mnist import NUM_TEST, MnistData
 from digitlab.data.preprocess import mnist_preprocess
 from digitlab.nn import metrics, plan, weights
 from digitlab.nn.optim import make_optimizer
-from digitlab.nn.sequential import Sequential, TrainingDiverged, new_history, record
-from digitlab.nn.spec import SpecError
+from digitlab.nn.sequential import Sequential, TrainingDiverged, TrainingRun, summarize
+from digitlab.nn.spec import INPUT_SHAPE, SpecError, parse_spec
 from digitlab.nn.weights import BadWeights
-from digitlab.nn.zoo import build_model
+from digitlab.nn.zoo import ZOO, build_model
 from digitlab.web import sources, views
 from digitlab.web.canvas import CanvasSet
 
@@ -38,6 +39,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "learningRateDecay": 1.0,  # an extension: the rate is multiplied by it after each epoch
 }  # fmt: skip
 CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
+# What may run while a model trains (the page's own guard rejects the rest first): reading
+# memory, for the leak tests. Anything else would see, or change, a model mid-batch.
+CALLS_WHILE_TRAINING = frozenset({"memory", "simdInfo"})
 
 
 class AppError(Exception):
@@ -56,8 +60,16 @@ class Outgoing:
         self.data = data
 
 
-def post(message: dict) -> None:
-    digitlabPost(json.dumps(message))
+@dataclass(frozen=True)
+class Download:
+    """A file the worker fetched for Python: `data` is None unless `ok`."""
+
+    ok: bool
+    status: int
+    data: bytes | None
+
+
+Post = Callable[[dict], None]
 
 
 # ---------------------------------------------------------------- config checking
@@ -113,15 +125,27 @@ def model_from(spec: Any, seed: int = 0) -> Sequential:
         raise AppError("BAD_CONFIG", f"model: {error}") from None
 
 
+def summary_of(spec: Any) -> dict:
+    """The summary table of a zoo name or layer list, from shapes alone (nothing allocated)."""
+    try:
+        layers = parse_spec(ZOO.get(spec, spec) if isinstance(spec, str) else spec)
+    except (SpecError, ValueError, TypeError) as error:
+        raise AppError("BAD_CONFIG", f"model: {error}") from None
+    return summarize(layers, INPUT_SHAPE)
+
+
 # ---------------------------------------------------------------- the app
 
-class App:
+class Controller:
     """One per worker. `call_<method>` answers the page's `window.digitlab.<method>`."""
 
-    def __init__(self, canvases: Any, settings: str) -> None:
-        self.settings = json.loads(settings)
+    def __init__(self, canvases: CanvasSet, settings: dict, post: Post,
+                 yield_now: Callable[[], Awaitable[Any]], take_stop: Callable[[], bool]) -> None:
+        self.settings = settings
         self.lang = self.settings.get("lang", "en")
-        self.canvases = CanvasSet(canvases, dark=self.settings.get("dark", False))
+        self.canvases = canvases
+        self.post, self.yield_now, self.take_stop = post, yield_now, take_stop
+        self.training = False
         self.data: MnistData | None = None
         self.model: Sequential | None = None
         self.history: dict | None = None
@@ -136,8 +160,10 @@ class App:
 
     # ------------------------------------------------------------ 1. data
 
-    async def boot(self, sprite_download: Any, labels_download: Any,
-                   kernel_downloads: Any = None) -> str:
+    async def boot(self, sprite_download: Awaitable[Download], labels_download: Awaitable[Download],
+                   kernel_downloads: dict[str, Awaitable[Download]] | None = None) -> dict:
+        """Decode the data, load the kernels, draw the data step: {ok, value | code, stage,
+        message}."""
         try:
             sprite = await bytes_of(sprite_download, "mnist_images.png", "DATA_SPRITE")
             labels = await bytes_of(labels_download, "mnist_labels_uint8", "DATA_LABELS")
@@ -149,21 +175,19 @@ class App:
             await self.load_kernels(kernel_downloads)
             self.draw_data_step()
             summary = self.call_summary({"model": "tutorial"}, None)
-            return json.dumps({"ok": True, "value": {"examples": self.examples(),
-                                                     "summary": summary}})
+            return {"ok": True, "value": {"examples": self.examples(), "summary": summary}}
         except AppError as error:
-            return json.dumps({"ok": False, "code": error.code, "stage": error.stage,
-                               "message": str(error)})
+            return {"ok": False, "code": error.code, "stage": error.stage, "message": str(error)}
         except Exception as error:
             traceback.print_exc()
-            return json.dumps({"ok": False, "code": "RUNTIME", "stage": "data",
-                               "message": f"{type(error).__name__}: {error}"})
+            return {"ok": False, "code": "RUNTIME", "stage": "data",
+                    "message": f"{type(error).__name__}: {error}"}
 
-    async def load_kernels(self, downloads: Any) -> None:
+    async def load_kernels(self, downloads: dict[str, Awaitable[Download]] | None) -> None:
         """Make the WebAssembly SIMD kernels the backend, before any training can start, so a
         seeded run always takes the same path. Without them, NumPy stays.
 
-        `downloads` maps each variant to a download worker.js started at once, like the data's.
+        `downloads` maps each variant to a download the worker started at once, like the data's.
         """
         choice = self.settings.get("simd", "plain")
         if choice == "off" or downloads is None:
@@ -171,8 +195,7 @@ class App:
         paths = {}
         for variant in ("plain", "relaxed") if choice == "relaxed" else ("plain",):
             try:
-                data = await bytes_of(getattr(downloads, variant), f"gemm_{variant}.wasm",
-                                      "RUNTIME")
+                data = await bytes_of(downloads[variant], f"gemm_{variant}.wasm", "RUNTIME")
                 paths[variant] = f"/tmp/gemm_{variant}.so"
                 with open(paths[variant], "wb") as file:
                     file.write(data)
@@ -208,31 +231,33 @@ class App:
 
     # ------------------------------------------------------------ calls
 
-    async def call(self, method: str, args_json: str, payload: Any = None) -> str:
-        """Dispatch one call from the page; errors become {ok: false, code, message}."""
+    async def call(self, method: str, args: dict | None, payload: bytes | None = None) -> dict:
+        """Dispatch one call from the page: {ok: true, value, bytes: token | None}, or
+        {ok: false, code, message}."""
         handler = getattr(self, f"call_{method}", None)
         try:
             if handler is None:
                 raise AppError("INTERNAL", f"unknown method {method!r}")
-            args = json.loads(args_json) or {}
-            value = handler(args, payload)
+            if self.training and method not in CALLS_WHILE_TRAINING:
+                raise AppError("BUSY", "a model is training")
+            value = handler(args or {}, payload)
             if hasattr(value, "__await__"):
                 value = await value
             token = None
             if isinstance(value, Outgoing):
                 token, self.next_token = self.next_token, self.next_token + 1
                 self.outgoing[token], value = value.data, None
-            return json.dumps({"ok": True, "value": json_safe(value), "bytes": token})
+            return {"ok": True, "value": json_safe(value), "bytes": token}
         except AppError as error:
-            return json.dumps({"ok": False, "code": error.code, "message": str(error)})
+            return {"ok": False, "code": error.code, "message": str(error)}
         except Exception as error:
             traceback.print_exc()
-            return json.dumps({"ok": False, "code": "INTERNAL",
-                               "message": f"{type(error).__name__}: {error}"})
+            return {"ok": False, "code": "INTERNAL",
+                    "message": f"{type(error).__name__}: {error}"}
 
-    def take_bytes(self, token: int) -> Any:
-        """The bytes the call with this token produced (weights), as a Uint8Array."""
-        return to_js(self.outgoing.pop(token))
+    def take_bytes(self, token: int) -> bytes:
+        """The bytes the call with this token produced (a weights file)."""
+        return self.outgoing.pop(token)
 
     def call_memory(self, args: dict, payload: Any) -> dict:
         """Python-side memory, for leak checks (wasm memory itself never shrinks).
@@ -269,8 +294,9 @@ class App:
         spec = args.get("model", "tutorial")
         if spec != "current":
             self.check_plan(spec, None)  # never allocate a model the budget cannot hold
-        model = self.model if spec == "current" and self.model else model_from(spec)
-        return model.summary()
+        if spec == "current" and self.model:
+            return self.model.summary()
+        return summary_of(spec)
 
     def memory_budget(self) -> int | None:
         """Bytes a model may need for training; main.js derives it from the browser's memory."""
@@ -301,7 +327,7 @@ class App:
         spec = args.get("model", "tutorial")
         result = self.plan_for(spec, batch_size)
         result["budget"] = self.memory_budget()
-        result["summary"] = model_from(spec).summary() if result["ok"] else None
+        result["summary"] = summary_of(spec) if result["ok"] else None
         # The layer list, so the builder can start from a zoo model.
         result["spec"] = plan.ZOO.get(spec, spec) if isinstance(spec, str) else spec
         return result
@@ -322,40 +348,42 @@ class App:
             self.check_plan(config["model"], config["batchSize"])
         self.prepare_model(config)
         self.data.split(config["trainSize"], config["validationSize"], config["seed"])
-        digitlabTakeStop()  # a Stop pressed before this run started is not for it
-        steps = self.model.train_steps(
-            *self.data.train_set(), batch_size=config["batchSize"], epochs=config["epochs"],
-            validation_data=self.data.validation_set(), seed=config["seed"],
-            learning_rate_decay=config["learningRateDecay"])
-        self.history = history = new_history()
+        self.take_stop()  # a Stop pressed before this run started is not for it
+        run = TrainingRun(
+            self.model, *self.data.train_set(), batch_size=config["batchSize"],
+            epochs=config["epochs"], validation_data=self.data.validation_set(),
+            seed=config["seed"], learning_rate_decay=config["learningRateDecay"],
+            keep_checkpoints=True)
+        self.history = run.history
         meter = views.ProgressMeter(config["trainSize"], config["epochs"])
         last_draw = 0.0
-        good = Checkpoint(self.model, "from the start of this run")
+        self.training = True
         try:
-            for event in steps:
-                record(history, event)
-                if event["kind"] == "epoch" and math.isfinite(event["loss"]):
-                    good = Checkpoint(self.model, f"from the end of epoch {event['epoch'] + 1}")
+            for event in run:
                 now = time.perf_counter()
                 if event["kind"] == "epoch" or now - last_draw > CHART_INTERVAL_S:
-                    views.draw_training(self.canvases, history, self.lang)
+                    views.draw_training(self.canvases, run.history, self.lang)
                     last_draw = time.perf_counter()
-                post(meter.progress(event, history, self.lang))
-                await digitlabYield()  # lets the worker receive a Stop
-                if digitlabTakeStop():
+                self.post(meter.progress(event, run.history, self.lang))
+                await self.yield_now()  # lets the worker receive a Stop
+                if self.take_stop():
                     break
         except TrainingDiverged as error:
             # The engine restored the weights of the batch before; those can already be huge,
             # so go back to the last point known to be good.
+            good = run.last_good
             good.restore(self.model)
+            where = "from the start of this run" if good.epoch == 0 else \
+                f"from the end of epoch {good.epoch}"
             cause = str(error).split(";")[0]
-            raise AppError("DIVERGED", f"{cause}; the weights {good.label} were restored - "
+            raise AppError("DIVERGED", f"{cause}; the weights {where} were restored - "
                                        "try a lower learning rate") from None
         finally:
-            steps.close()
-            views.draw_training(self.canvases, history, self.lang)
+            self.training = False
+            run.close()
+            views.draw_training(self.canvases, run.history, self.lang)
             self.draw_pad_views()
-        return history
+        return run.history
 
     def prepare_model(self, config: dict) -> None:
         """A fresh model, or (continue) the current one with its optimiser state."""
@@ -427,7 +455,7 @@ class App:
     def call_predictPad(self, args: dict, payload: Any) -> list[float] | None:
         """10 probabilities for the drawing, or None (the page shows a hint) for an empty pad."""
         width, height = int(args.get("width", 0)), int(args.get("height", 0))
-        alpha = np.frombuffer(payload.to_bytes(), dtype=np.uint8) if payload else np.empty(0)
+        alpha = np.frombuffer(payload, dtype=np.uint8) if payload else np.empty(0, np.uint8)
         if width < 1 or height < 1 or alpha.size != width * height:
             raise AppError("BAD_CONFIG", "the pad snapshot does not match its size")
         self.pad_image = mnist_preprocess(alpha.reshape(height, width) / np.float32(255))
@@ -470,7 +498,7 @@ class App:
         return Outgoing(weights.save(self.require_model(), self.model.optimizer))
 
     def call_loadWeights(self, args: dict, payload: Any) -> dict:
-        data = payload.to_bytes() if payload is not None else b""
+        data = payload if payload is not None else b""
         model = self.model or model_from("tutorial")
         try:
             weights.load_into(model, data)
@@ -479,20 +507,6 @@ class App:
         self.model, self.evaluation = model, None
         self.draw_pad_views()
         return model.summary()
-
-
-class Checkpoint:
-    """A copy of a model's weights and optimiser state to go back to."""
-
-    def __init__(self, model: Sequential, label: str) -> None:
-        self.label = label
-        self.params = {key: value.copy() for key, value in model.parameters().items()}
-        self.optimizer = model.optimizer.state() if model.optimizer else None
-
-    def restore(self, model: Sequential) -> None:
-        model.set_parameters(self.params)
-        if self.optimizer is not None:
-            model.optimizer.load_state(self.optimizer)
 
 
 def json_safe(value: Any) -> Any:
@@ -506,12 +520,12 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-async def bytes_of(download: Any, file_name: str, code: str) -> bytes:
-    """Await a download started by worker.js ({ok, status, bytes}) and return its bytes."""
+async def bytes_of(download: Awaitable[Download], file_name: str, code: str) -> bytes:
+    """Await a download the worker started and return its bytes."""
     try:
         result = await download
     except Exception as error:  # a dropped connection rejects the fetch
         raise AppError(code, f"{file_name}: the download failed ({error})", "data") from None
     if not result.ok:
         raise AppError(code, f"{file_name}: HTTP {result.status}", "data")
-    return result.bytes.to_bytes()
+    return result.data

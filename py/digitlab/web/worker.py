@@ -1,0 +1,66 @@
+"""The controller's binding to the browser: the one module that uses `js` and `pyodide`.
+
+`js/worker.js` calls `start(canvases, settings)` once Pyodide is up, then `boot`, `call` and
+`take_bytes` on what it returns. Everything crossing here is plain: JSON text both ways, bytes
+for files; the controller behind it never sees a JS object. The browser modules are imported in
+`start`, so this module too imports under CPython.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from digitlab.web.canvas import CanvasSet
+from digitlab.web.controller import Controller, Download
+
+
+async def download(promise: Any) -> Download:
+    """A download worker.js started ({ok, status, bytes}), as a Download."""
+    result = await promise
+    return Download(bool(result.ok), int(result.status),
+                    result.bytes.to_bytes() if result.ok else None)
+
+
+class Worker:
+    """What worker.js holds: the controller, behind JSON and bytes."""
+
+    def __init__(self, controller: Controller, to_js: Any) -> None:
+        self.controller, self.to_js = controller, to_js
+
+    async def boot(self, sprite: Any, labels: Any, kernels: Any = None) -> str:
+        variants = None if kernels is None else {
+            name: download(promise) for name, promise in kernels.to_py(depth=1).items()}
+        result = await self.controller.boot(download(sprite), download(labels), variants)
+        return json.dumps(result)
+
+    async def call(self, method: str, args_json: str, payload: Any = None) -> str:
+        data = None if payload is None else payload.to_bytes()
+        return json.dumps(await self.controller.call(method, json.loads(args_json), data))
+
+    def take_bytes(self, token: int) -> Any:
+        """The bytes the call with this token produced, as a Uint8Array."""
+        return self.to_js(self.controller.take_bytes(token))
+
+
+def start(canvases: Any, settings_json: str) -> Worker:
+    """The worker's Python side, on the OffscreenCanvases the page transferred."""
+    import js
+    from pyodide.ffi import to_js
+
+    def put_pixels(ctx: Any, rgba: np.ndarray, x: int, y: int) -> None:
+        height, width, _ = rgba.shape
+        pixels = js.Uint8ClampedArray.new(width * height * 4)
+        pixels.assign(rgba.reshape(-1))
+        ctx.putImageData(js.ImageData.new(pixels, width, height), x, y)
+
+    def post(message: dict) -> None:
+        js.digitlabPost(json.dumps(message))
+
+    settings = json.loads(settings_json)
+    canvas_set = CanvasSet(canvases.to_py(depth=1), put_pixels,
+                           dark=bool(settings.get("dark", False)))
+    controller = Controller(canvas_set, settings, post, js.digitlabYield, js.digitlabTakeStop)
+    return Worker(controller, to_js)
