@@ -42,7 +42,8 @@ def test_the_site_ships_the_kernel_and_uses_the_plain_variant(ready_page) -> Non
     page, log = ready_page
     require_hooks(page)
     assert log.matching("gemm_plain"), "the worker never fetched gemm_plain.wasm"
-    assert call(page, "window.digitlab.simdInfo()") == {"backend": "simd", "variant": "plain"}
+    assert call(page, "window.digitlab.simdInfo()") == {"backend": "simd", "variant": "plain",
+                                                        "errors": []}
 
 
 def test_the_kernel_matches_float64_and_refuses_misuse(lab: Page) -> None:
@@ -106,8 +107,11 @@ def test_a_rejected_relaxed_module_falls_back_to_plain(browser, server_url) -> N
     context, page, log = open_with_relaxed(browser, server_url, broken=True)
     try:
         assert log.matching("gemm_relaxed"), "the page never tried the relaxed module"
-        assert call(page, "window.digitlab.simdInfo()") == {"backend": "simd",
-                                                            "variant": "plain"}
+        info = call(page, "window.digitlab.simdInfo()")
+        assert (info["backend"], info["variant"]) == ("simd", "plain"), info
+        # Not silent: the rejected module is kept in info(), with the dynamic linker's reason.
+        assert [error["variant"] for error in info["errors"]] == ["relaxed"], info
+        assert info["errors"][0]["reason"], info
         assert not page.errors, page.errors
         history = call(page, "window.digitlab.train(arg)", {**TRAIN, "epochs": 1})
         assert "error" not in history and np.isfinite(history["loss"]).all()

@@ -1,6 +1,6 @@
-"""The layer kernels' wrappers (simd_ops.py) under CPython, with each WebAssembly kernel replaced
-by a NumPy emulation of its documented ABI on raw memory (safe only because every call is
-checked first). The real kernels run against the same NumPy versions in Chromium
+"""The layer kernels' wrappers (backend/wasm/ops.py) under CPython, with each WebAssembly kernel
+replaced by a NumPy emulation of its documented ABI on raw memory (safe only because every call
+is checked first). The real kernels run against the same NumPy versions in Chromium
 (tests/e2e/test_simd.py)."""
 
 from __future__ import annotations
@@ -11,18 +11,23 @@ import numpy as np
 import pytest
 
 from digitlab.backend import numpy_ops as ops
-from digitlab.backend import registry as gemm
-from digitlab.backend.wasm import gemm as simd
+from digitlab.backend import registry
+from digitlab.backend import wasm as simd
+from digitlab.backend.wasm import gemm, loader, memory, verification
 from digitlab.backend.wasm import ops as simd_ops
 from digitlab.nn.layers import Conv2D, Dense, Flatten, MaxPool2D
-from tests.unit.test_simd_wrapper import kernel  # noqa: F401 - the emulated GEMM fixture
+from tests.unit.test_simd_wrapper import (  # noqa: F401 - fixtures
+    Recorder,
+    kernel,
+    pyodide_load,
+)
 
 F = 4  # bytes per float32
 
 
 def raw(addr: int, shape: tuple, strides: tuple) -> np.ndarray:
     """A float32 view of raw memory: the emulations see only what the kernel would."""
-    lo, hi = simd.extent(addr, list(zip(shape, strides, strict=True)))
+    lo, hi = memory.extent(addr, list(zip(shape, strides, strict=True)))
     buf = (ctypes.c_char * max(hi - lo, 1)).from_address(lo)
     return np.ndarray(shape, np.float32, buffer=buf, offset=addr - lo, strides=strides)
 
@@ -85,8 +90,8 @@ def grad_bias(dout, y, d, rows, c, dbias, partial, relu):
 def conv_forward(x, bp, out, n, oh, ow, kh, run, *rest):
     *strides, f = rest
     k = kh * run // F
-    panels = -(-f // simd.PANEL)
-    w = packed(bp, panels, k, simd.PANEL).transpose(1, 0, 2).reshape(k, -1)[:, :f]
+    panels = -(-f // gemm.PANEL)
+    w = packed(bp, panels, k, gemm.PANEL).transpose(1, 0, 2).reshape(k, -1)[:, :f]
     image = windows(x, n, oh, ow, kh, run, *strides).reshape(n * oh * ow, k)
     product = image.astype(np.float64) @ w.astype(np.float64)
     packed(out, n * oh * ow, f)[...] = product.astype(np.float32)
@@ -157,7 +162,7 @@ def test_a_row_strided_view_is_walked_in_place(kernels):
     cols = simd_ops.im2col(x, (3, 3), (1, 1))
     np.testing.assert_array_equal(cols, ops.numpy_im2col(x, (3, 3), (1, 1)))
     args = kernels[-1][1]
-    assert args[0] == simd.address(x) and args[7] == x.strides[0] and args[10] == x.strides[1]
+    assert args[0] == memory.address(x) and args[7] == x.strides[0] and args[10] == x.strides[1]
 
 
 @pytest.mark.parametrize("shape", [(2, 6, 6, 4), (1, 7, 5, 8), (3, 2, 2, 12)])
@@ -228,16 +233,16 @@ def test_layers_train_the_same_through_the_kernels(kernels, kernel):  # noqa: F8
             a = layer.forward(a)
         return a
 
-    previous = gemm.get_backend()
+    previous = registry.get_backend()
     want, want_predicted = step(), predict()
-    gemm.register_backend("simd-test", simd.simd_gemm, simd_ops.TABLE)
-    gemm.set_backend("simd-test")
+    registry.register_backend("simd-test", gemm.simd_gemm, simd_ops.TABLE)
+    registry.set_backend("simd-test")
     try:
         got, predicted = step(), predict()
     finally:
-        gemm.set_backend(previous)
+        registry.set_backend(previous)
     np.testing.assert_allclose(predicted, want_predicted, rtol=1e-5, atol=1e-5)
-    assert gemm._ops == ops.PASSES  # switching back restores the NumPy passes
+    assert registry._ops == ops.PASSES  # switching back restores the NumPy passes
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-4, atol=1e-5)
     for mine, theirs in zip(got[2], want[2], strict=True):
@@ -250,7 +255,7 @@ def test_layers_train_the_same_through_the_kernels(kernels, kernel):  # noqa: F8
 
 
 def test_misuse_is_refused_before_any_kernel_runs(kernels):
-    report = simd_ops._refusals()
+    report = verification.ops_refusals()
     assert report and all(report.values()), report
     assert kernels == []
 
@@ -276,3 +281,23 @@ def test_verify_reports_on_the_emulated_kernels(kernel, kernels):  # noqa: F811
     assert ops_report["exact"] and ops_report["maxRelErr"] < 1e-5, ops_report
     assert all(ops_report["refused"].values()), ops_report["refused"]
     assert all(count > 0 for count in ops_report["kernelCalls"].values()), ops_report
+
+
+def test_load_falls_back_to_plain_and_says_why(pyodide_load, monkeypatch):  # noqa: F811
+    """The whole load under "Pyodide" with emulated kernels: relaxed refuses to open (as in a
+    browser without relaxed SIMD), plain passes both self-tests and becomes the backend."""
+    gemm_kernel = Recorder()
+
+    def open_kernel(path):
+        if "relaxed" in path:
+            raise OSError(f"{path}: invalid type section")
+        return gemm_kernel, dict(EMULATIONS)
+
+    monkeypatch.setattr(loader, "_open_kernel", open_kernel)
+    assert simd.load("/tmp/gemm_plain.so", "/tmp/gemm_relaxed.so", relaxed=True) is True
+    why = [{"variant": "relaxed", "reason": "OSError: /tmp/gemm_relaxed.so: invalid type section"}]
+    assert simd.info() == {"backend": "simd", "variant": "plain", "errors": why}
+    assert gemm_kernel.calls and registry._ops == simd_ops.TABLE
+    report = simd.verify(cases=20, seed=4)
+    assert report["variant"] == "plain" and report["errors"] == why
+    assert report["maxRelErr"] < 1e-5 and report["ops"]["exact"], report

@@ -199,8 +199,8 @@ class Controller:
                 paths[variant] = f"/tmp/gemm_{variant}.so"
                 with open(paths[variant], "wb") as file:
                     file.write(data)
-            except Exception:  # noqa: BLE001 - a missing kernel just means the NumPy path
-                traceback.print_exc()
+            except Exception as error:  # noqa: BLE001 - a missing kernel means the NumPy path
+                wasm.note_failure(variant, f"download: {type(error).__name__}: {error}")
         if "plain" in paths:
             wasm.load(paths["plain"], paths.get("relaxed"), relaxed=choice == "relaxed")
 

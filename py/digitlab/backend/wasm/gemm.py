@@ -1,45 +1,54 @@
-"""The WebAssembly SIMD GEMM backend: a checked Python wrapper around kernels/gemm_wat.py.
+"""The checked float32 GEMM on the WebAssembly kernel digitlab_sgemm (kernels/gemm_wat.py).
 
-Under Pyodide the kernel is an Emscripten side module loaded with `ctypes.CDLL`; it shares
-Pyodide's memory, so NumPy arrays are passed as i32 addresses, with no copies and no JS. The
-kernel has no bounds checks: a wrong size or stride would silently corrupt the Python heap.
-So every call goes through `check_call`, which proves (in pure Python, unit-testable under
-CPython with the kernel mocked) that each address the kernel will touch lies inside the array
-it belongs to, and raises ValueError instead of calling otherwise.
+`simd_gemm(a, b, trans_a, trans_b, out, accumulate)` is the registry's GEMM signature
+(backend/registry.py): op(a) [m, k] @ op(b) [k, n] -> [m, n], float32, with out and accumulate
+as in NumPy's matmul(out=) and `out +=`. Other dtypes go to NumPy. Shapes are checked first;
+A is read in place through its strides when the kernel can (memory.readable_in_place), else
+copied; B is packed into the workspace; and when m < n the kernel computes C.T = op(b).T @ op(a).T
+instead, so the smaller operand is the packed one (the sums per element are the same).
 
-Kernel ABI (see kernels/gemm_wat.py): digitlab_sgemm(M, N, K, a, a_rs, a_cs, bp, c, ldc, flags)
-computes C (+)= A @ B with A read through byte strides and B packed into zero-padded panels of
-8 columns (panel p holds B[:, 8p:8p+8], K rows of 32 bytes, at bp + p*K*32).
-
-Boot (in the worker, after writing the two .wasm files into Pyodide's file system):
-    simd.load("/kernels/gemm_plain.wasm", "/kernels/gemm_relaxed.wasm", relaxed=False)
-The plain variant is the default: its results are bit-for-bit the same on every machine.
+Kernel ABI: digitlab_sgemm(M, N, K, a, a_rs, a_cs, bp, c, ldc, flags), all i32, byte units,
+computes C (+)= A @ B for i < M, j < N: A[i, k] at a + i*a_rs + k*a_cs; B packed into
+ceil(N/8) zero-padded panels of 8 columns, panel p holding B[:, 8p:8p+8] as K rows of 32
+bytes at bp + p*K*32; C[i, j] at c + i*ldc + 4*j; flags bit 0 adds to C. The kernel checks
+nothing, so `run_kernel` is the only way it is called: `check_call` first proves, from the
+call's own integers, that it reads only inside a and bp and writes only inside c, and that c
+overlaps neither. The loader (loader.py) puts the kernel here with `bind`.
 """
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from digitlab.backend import registry as gemm_module
-from digitlab.backend.wasm import ops as simd_ops
+from digitlab.backend.wasm.memory import (
+    ADDRESS_LIMIT,
+    FLOAT32,
+    I32_MAX,
+    ITEM,
+    Region,
+    address,
+    check_bounds,
+    check_region,
+    extent,
+    overlaps,
+    readable_in_place,
+    require,
+)
 
 KERNEL_SYMBOL = "digitlab_sgemm"
-BACKEND_NAME = "simd"
 PANEL = 8  # columns per packed B panel (the micro-kernel's width)
-FLOAT32 = np.dtype(np.float32)
-ITEM = FLOAT32.itemsize
-I32_MAX = 2**31 - 1
-# Kernel addresses are wasm32 i32s; under CPython (unit tests, mocked kernel) they are host ones.
-ADDRESS_LIMIT = 2**32 if sys.platform == "emscripten" else 2**64
 WORKSPACE_ALIGN = 16  # bytes; v128 loads of packed B never straddle a cache line
 
 Kernel = Callable[..., object]
-_state: dict = {"kernel": None, "variant": None, "workspace": np.empty(0, dtype=FLOAT32)}
+_state: dict = {"kernel": None, "workspace": np.empty(0, dtype=FLOAT32)}
+
+
+def bind(kernel: Kernel | None) -> None:
+    """Use `kernel` (the side module's digitlab_sgemm) for every call from now on; None: none."""
+    _state["kernel"] = kernel
 
 
 @dataclass(frozen=True)
@@ -67,76 +76,7 @@ class KernelCall:
                 self.flags)
 
 
-# ---------------------------------------------------------------- address arithmetic
-
-def address(arr: np.ndarray) -> int:
-    return int(arr.__array_interface__["data"][0])
-
-
-def extent(start: int, dims: list[tuple[int, int]], itemsize: int = ITEM) -> tuple[int, int]:
-    """Byte range [lo, hi) touched by elements at start + sum(i_d * stride_d), i_d < count_d."""
-    lo = hi = start
-    for count, stride in dims:
-        if count <= 0:
-            return start, start
-        span = (count - 1) * stride
-        if span < 0:
-            lo += span
-        else:
-            hi += span
-    return lo, hi + itemsize
-
-
-def footprint(arr: np.ndarray) -> tuple[int, int]:
-    """Byte range [lo, hi) spanned by an array's elements (from its shape and strides)."""
-    return extent(address(arr), list(zip(arr.shape, arr.strides, strict=True)), arr.itemsize)
-
-
-def _root(arr: np.ndarray) -> np.ndarray:
-    """The outermost ndarray that `arr` views (as_strided's DummyArray is stepped through)."""
-    while arr.base is not None:
-        base = arr.base
-        if not isinstance(base, np.ndarray):
-            base = getattr(base, "base", None)  # numpy.lib.stride_tricks.DummyArray
-            if not isinstance(base, np.ndarray):
-                break
-        arr = base
-    return arr
-
-
-def buffer_bounds(arr: np.ndarray) -> tuple[int, int]:
-    """Byte range [lo, hi) of the memory block holding `arr`'s data.
-
-    An array that owns its data spans its whole allocation. One over a foreign buffer (bytes,
-    memoryview, ...) is bounded by that buffer. Raises ValueError when the block is unknown.
-    """
-    root = _root(arr)
-    if root.base is None:
-        return footprint(root)
-    try:
-        view = memoryview(root.base)
-    except TypeError:
-        raise ValueError(f"cannot bound the memory of a {type(root.base).__name__}") from None
-    if not view.contiguous:
-        raise ValueError("array over a non-contiguous foreign buffer")
-    start = address(np.frombuffer(view.cast("B"), dtype=np.uint8)) if view.nbytes else 0
-    return start, start + view.nbytes
-
-
-def _inside(inner: tuple[int, int], outer: tuple[int, int]) -> bool:
-    return inner[0] == inner[1] or (outer[0] <= inner[0] and inner[1] <= outer[1])
-
-
-def overlaps(x: tuple[int, int], y: tuple[int, int]) -> bool:
-    return x[0] < y[1] and y[0] < x[1]
-
-
 # ---------------------------------------------------------------- the check before every call
-
-def require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(f"simd kernel call refused: {message}")
-
 
 def _check_operand(name: str, arr: object, shape: tuple, strides: tuple, addr: int) -> None:
     """`arr` must be the float32 view the kernel will read or write, exactly."""
@@ -149,13 +89,7 @@ def _check_operand(name: str, arr: object, shape: tuple, strides: tuple, addr: i
     require(all(s % ITEM == 0 for s in strides), f"{name} strides not multiples of 4")
 
 
-def check_region(name: str, arr: np.ndarray, region: tuple[int, int]) -> None:
-    require(_inside(region, footprint(arr)), f"{name}: kernel range outside the array")
-    require(_inside(region, buffer_bounds(arr)), f"{name}: kernel range outside its buffer")
-    require(region[0] >= 0 and region[1] <= ADDRESS_LIMIT, f"{name}: address out of range")
-
-
-def kernel_regions(call: KernelCall) -> dict[str, tuple[int, int]]:
+def kernel_regions(call: KernelCall) -> dict[str, Region]:
     """Byte ranges the kernel reads (a, bp) and writes (c), from the call's own arguments."""
     return {
         "a": extent(call.a, [(call.m, call.a_rs), (call.k, call.a_cs)]),
@@ -227,27 +161,6 @@ def pack_b(b: np.ndarray) -> np.ndarray:
         packed[full, :, : n % PANEL] = b[:, full * PANEL :]
         packed[full, :, n % PANEL :] = 0
     return packed
-
-
-def check_bounds(name: str, x: np.ndarray) -> None:
-    """Refuse a view reaching outside its memory block (as_strided can make one): NumPy itself
-    would read or write out of bounds through it. Unknown foreign buffers pass."""
-    try:
-        bounds = buffer_bounds(x)
-    except ValueError:
-        return
-    if not _inside(footprint(x), bounds):
-        raise ValueError(f"gemm: {name} reaches outside its buffer")
-
-
-def readable_in_place(x: np.ndarray) -> bool:
-    """True when the kernel can read `x` through its strides (else it gets a copy)."""
-    if address(x) % ITEM or any(s % ITEM or abs(s) > I32_MAX for s in x.strides):
-        return False
-    try:
-        return _inside(footprint(x), buffer_bounds(x))
-    except ValueError:
-        return False
 
 
 def _operand(x: np.ndarray) -> np.ndarray:
@@ -342,126 +255,3 @@ def simd_gemm(
     else:
         out[...] = result
     return out
-
-
-# ---------------------------------------------------------------- loading
-
-def _open_kernel(path: str) -> Kernel:
-    """dlopen the side module through Pyodide's dynamic linker; return its sgemm export (and
-    bind the layers' other kernels, in the same module)."""
-    library = ctypes.CDLL(path)
-    simd_ops.bind(library)
-    fn = getattr(library, KERNEL_SYMBOL)
-    fn.argtypes = [ctypes.c_int32] * 3 + [ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32,
-                                          ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int32,
-                                          ctypes.c_int32]
-    fn.restype = None
-    return fn
-
-
-def self_test() -> bool:
-    """A few awkward shapes against NumPy float64: the kernel must be right before it is used."""
-    rng = np.random.default_rng(0)
-    for m, n, k, ta, tb in [(13, 11, 7, False, False), (7, 19, 300, True, False),
-                            (1, 1, 1, False, True), (9, 8, 5, True, True)]:
-        a = rng.standard_normal((k, m) if ta else (m, k)).astype(FLOAT32)
-        b = rng.standard_normal((n, k) if tb else (k, n)).astype(FLOAT32)
-        want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
-        got = simd_gemm(a, b, ta, tb)
-        if not np.allclose(got, want, rtol=1e-4, atol=1e-4):
-            return False
-    return True
-
-
-def load(path_plain: str, path_relaxed: str | None = None, relaxed: bool = False) -> bool:
-    """Load a kernel variant and make "simd" the active GEMM backend; False if impossible.
-
-    `relaxed` asks for the relaxed-SIMD variant (faster, results hardware-dependent); a
-    browser without relaxed SIMD rejects that module, and the plain one is used instead.
-    On any failure the previous backend stays active.
-    """
-    if sys.platform != "emscripten":
-        return False
-    candidates = [(path_relaxed, "relaxed")] if relaxed and path_relaxed else []
-    candidates.append((path_plain, "plain"))
-    for path, variant in candidates:
-        try:
-            _state["kernel"], _state["variant"] = _open_kernel(path), variant
-            if self_test() and simd_ops.self_test():
-                gemm_module.register_backend(BACKEND_NAME, simd_gemm, simd_ops.TABLE)
-                gemm_module.set_backend(BACKEND_NAME)
-                return True
-        except Exception:  # noqa: BLE001 - any failure means: try the next variant, or NumPy
-            pass
-        _state["kernel"], _state["variant"] = None, None
-        simd_ops.unbind()
-    return False
-
-
-def info() -> dict:
-    """{"backend": active GEMM backend, "variant": "plain" | "relaxed" | None}."""
-    return {"backend": gemm_module.get_backend(), "variant": _state["variant"]}
-
-
-# ---------------------------------------------------------------- in-page verification
-
-def _random_case(rng: np.random.Generator) -> tuple:
-    """Sizes around the tile edges (1, 3..9, 17, ...) and K past the 256 block, any transpose."""
-    small = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33]
-    m, n = (int(rng.choice(small)) if rng.random() < 0.7 else int(rng.integers(1, 80))
-            for _ in range(2))
-    k = int(rng.choice([1, 2, 7, 8, 255, 256, 257, 600])) if rng.random() < 0.3 else \
-        int(rng.integers(1, 64))
-    return m, n, k, bool(rng.integers(2)), bool(rng.integers(2)), bool(rng.integers(2))
-
-
-def _max_relative_error(got: np.ndarray, a: np.ndarray, b: np.ndarray, start) -> float:
-    """|got - exact| relative to |c| + sum |a_ik b_kj|, the scale of float32 rounding."""
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    c64 = np.zeros(got.shape) if start is None else start.astype(np.float64)
-    scale = np.abs(c64) + np.abs(a64) @ np.abs(b64)
-    return float(np.max(np.abs(got - (c64 + a64 @ b64)) / np.maximum(scale, 1e-30)))
-
-
-def verify(cases: int = 2000, seed: int = 0) -> dict:
-    """Compare the active kernel with NumPy float64 on random shapes (transposes, strided
-    views, accumulate), and check that misuse is refused; for the in-page tests."""
-    rng = np.random.default_rng(seed)
-    worst = 0.0
-    for _ in range(cases):
-        m, n, k, trans_a, trans_b, accumulate = _random_case(rng)
-        a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(FLOAT32)
-        b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(FLOAT32)
-        op_a, op_b = (a.T if trans_a else a), (b.T if trans_b else b)
-        start = rng.standard_normal((m, n)).astype(FLOAT32) if accumulate else None
-        out = None if start is None else start.copy()
-        got = simd_gemm(a, b, trans_a, trans_b, out=out, accumulate=accumulate)
-        worst = max(worst, _max_relative_error(got, op_a, op_b, start))
-    return {"cases": cases, "maxRelErr": worst, "refused": _refusals(), **info(),
-            "ops": simd_ops.verify(max(1, cases // 4), seed)}
-
-
-def _refusals() -> dict:
-    """Each kind of misuse must raise ValueError before the kernel runs."""
-    a, bp, c = np.ones((6, 5), FLOAT32), np.zeros(5 * PANEL, FLOAT32), np.zeros((6, 8), FLOAT32)
-    good = KernelCall(6, 8, 5, address(a), 20, 4, address(bp), address(c), 32)
-    small = np.ones(4, FLOAT32)
-    liar = np.lib.stride_tricks.as_strided(small, shape=(6, 5), strides=(20, 4))
-    bad = {
-        "rows": (KernelCall(7, 8, 5, *good.args()[3:]), a, bp, c),
-        "k": (KernelCall(6, 8, 6, *good.args()[3:]), a, bp, c),
-        "cols": (KernelCall(6, 9, 5, *good.args()[3:]), a, bp, c),
-        "stride": (KernelCall(6, 8, 5, good.a, 24, 4, good.bp, good.c, 32), a, bp, c),
-        "dtype": (good, a.astype(np.float64), bp, c),
-        "address": (KernelCall(6, 8, 5, good.a + 4, 20, 4, good.bp, good.c, 32), a, bp, c),
-        "outOfBounds": (KernelCall(6, 8, 5, address(liar), 20, 4, good.bp, good.c, 32),
-                        liar, bp, c),
-    }
-    refused = {}
-    for name, args in bad.items():
-        try:
-            run_kernel(*args)
-            refused[name] = False
-        except ValueError:
-            refused[name] = True
-    return refused

@@ -1,0 +1,141 @@
+"""Address arithmetic and the memory checks every WebAssembly kernel call shares.
+
+The kernels (kernels/gemm_wat.py, kernels/ops_wat.py) share Pyodide's memory and take NumPy
+arrays as raw i32 byte addresses and byte strides, with no bounds checks of their own: a wrong
+size or stride would silently corrupt the Python heap. The wrappers in gemm.py and ops.py
+therefore compute, before each call and in pure Python (unit-testable under CPython), the byte
+range [lo, hi) the kernel will touch through each argument, and prove with the functions here
+that it lies inside the array it belongs to and inside that array's memory block (an
+`as_strided` view can claim more than its buffer holds). A failed check raises ValueError
+through `require`; the kernel is then never called.
+
+The kernels work on float32 only: 4-byte elements, addresses and strides multiples of 4, every
+size and stride within i32, every address below ADDRESS_LIMIT.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+FLOAT32 = np.dtype(np.float32)
+ITEM = FLOAT32.itemsize
+I32_MAX = 2**31 - 1
+# Kernel addresses are wasm32 i32s; under CPython (unit tests, mocked kernel) they are host ones.
+ADDRESS_LIMIT = 2**32 if sys.platform == "emscripten" else 2**64
+
+Region = tuple[int, int]  # a byte range [lo, hi)
+
+
+# ---------------------------------------------------------------- address arithmetic
+
+def address(arr: np.ndarray) -> int:
+    """The byte address of an array's first element."""
+    return int(arr.__array_interface__["data"][0])
+
+
+def extent(start: int, dims: list[tuple[int, int]], itemsize: int = ITEM) -> Region:
+    """Byte range [lo, hi) touched by elements at start + sum(i_d * stride_d), i_d < count_d."""
+    lo = hi = start
+    for count, stride in dims:
+        if count <= 0:
+            return start, start
+        span = (count - 1) * stride
+        if span < 0:
+            lo += span
+        else:
+            hi += span
+    return lo, hi + itemsize
+
+
+def footprint(arr: np.ndarray) -> Region:
+    """Byte range [lo, hi) spanned by an array's elements (from its shape and strides)."""
+    return extent(address(arr), list(zip(arr.shape, arr.strides, strict=True)), arr.itemsize)
+
+
+def _root(arr: np.ndarray) -> np.ndarray:
+    """The outermost ndarray that `arr` views (as_strided's DummyArray is stepped through)."""
+    while arr.base is not None:
+        base = arr.base
+        if not isinstance(base, np.ndarray):
+            base = getattr(base, "base", None)  # numpy.lib.stride_tricks.DummyArray
+            if not isinstance(base, np.ndarray):
+                break
+        arr = base
+    return arr
+
+
+def buffer_bounds(arr: np.ndarray) -> Region:
+    """Byte range [lo, hi) of the memory block holding `arr`'s data.
+
+    An array that owns its data spans its whole allocation. One over a foreign buffer (bytes,
+    memoryview, ...) is bounded by that buffer. Raises ValueError when the block is unknown.
+    """
+    root = _root(arr)
+    if root.base is None:
+        return footprint(root)
+    try:
+        view = memoryview(root.base)
+    except TypeError:
+        raise ValueError(f"cannot bound the memory of a {type(root.base).__name__}") from None
+    if not view.contiguous:
+        raise ValueError("array over a non-contiguous foreign buffer")
+    start = address(np.frombuffer(view.cast("B"), dtype=np.uint8)) if view.nbytes else 0
+    return start, start + view.nbytes
+
+
+def inside(inner: Region, outer: Region) -> bool:
+    """True when `inner` is empty or lies within `outer`."""
+    return inner[0] == inner[1] or (outer[0] <= inner[0] and inner[1] <= outer[1])
+
+
+def overlaps(x: Region, y: Region) -> bool:
+    return x[0] < y[1] and y[0] < x[1]
+
+
+# ---------------------------------------------------------------- the checks before a call
+
+def require(ok: bool, message: str) -> None:
+    """Refuse a kernel call: raise ValueError unless `ok`."""
+    if not ok:
+        raise ValueError(f"simd kernel call refused: {message}")
+
+
+def check_region(name: str, arr: np.ndarray, region: Region) -> None:
+    """The bytes a kernel touches through `arr` must lie inside `arr` and inside its buffer."""
+    require(inside(region, footprint(arr)), f"{name}: kernel range outside the array")
+    require(inside(region, buffer_bounds(arr)), f"{name}: kernel range outside its buffer")
+    require(region[0] >= 0 and region[1] <= ADDRESS_LIMIT, f"{name}: address out of range")
+
+
+def check_dense(name: str, arr: np.ndarray, addr: int, floats: int) -> Region:
+    """`arr` must be a C-contiguous float32 block of `floats` elements at `addr`; its range."""
+    require(isinstance(arr, np.ndarray) and arr.dtype == FLOAT32, f"{name} is not float32")
+    require(arr.flags.c_contiguous and arr.size == floats, f"{name} is not {floats} packed floats")
+    require(address(arr) == addr and addr % ITEM == 0, f"{name} address differs")
+    region = (addr, addr + floats * ITEM)
+    check_region(name, arr, region)
+    return region
+
+
+def check_bounds(name: str, x: np.ndarray) -> None:
+    """Refuse a view reaching outside its memory block (as_strided can make one): NumPy itself
+    would read or write out of bounds through it. Unknown foreign buffers pass."""
+    try:
+        bounds = buffer_bounds(x)
+    except ValueError:
+        return
+    if not inside(footprint(x), bounds):
+        raise ValueError(f"gemm: {name} reaches outside its buffer")
+
+
+def readable_in_place(x: np.ndarray) -> bool:
+    """True when a kernel can read `x` through its strides (else it gets a copy): 4-byte
+    aligned, strides multiples of 4 within i32, and every element inside its buffer."""
+    if address(x) % ITEM or any(s % ITEM or abs(s) > I32_MAX for s in x.strides):
+        return False
+    try:
+        return inside(footprint(x), buffer_bounds(x))
+    except ValueError:
+        return False
