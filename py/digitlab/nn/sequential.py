@@ -99,7 +99,7 @@ class Sequential:
 
     # ---- description -------------------------------------------------------------------
     def spec(self) -> list[dict]:
-        """The layer list (CONTRACT model-spec JSON) that rebuilds this architecture."""
+        """The layer list (the model-spec JSON) that rebuilds this architecture."""
         return [layer.config() for layer in self.layers]
 
     def spec_json(self) -> str:
