@@ -14,7 +14,7 @@ if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sa
 fi
 
 echo "== installing Python dev dependencies"
-# -c pins every package to the versions the suite was last green with (see that file's header).
+# -c pins every package to the versions the tests are run with (see that file's header).
 python3 -m pip install -q --disable-pip-version-check -c requirements/dev-constraints.txt -e ".[dev]"
 
 echo "== building the site (npm ci, verified downloads)"
