@@ -1,10 +1,16 @@
-"""Assemble the GEMM kernels into Emscripten side modules that Pyodide's ctypes can load.
+"""Assemble the WebAssembly SIMD kernels into Emscripten side modules that Pyodide's ctypes can
+load: one module per variant, holding the GEMM (gemm_wat.py) and the layers' other passes
+(ops_wat.py), so one module serves the whole training step.
 
     python3 kernels/build_kernels.py OUT_DIR
 
-writes OUT_DIR/gemm_plain.wasm and OUT_DIR/gemm_relaxed.wasm. Needs wabt's `wat2wasm` (Debian
-package `wabt`). Standard library only. wat2wasm does not write the `dylink.0` custom section
-that marks a side module, so it is prepended here: with it, `ctypes.CDLL(path)` goes through
+writes OUT_DIR/gemm_plain.wasm and OUT_DIR/gemm_relaxed.wasm (the GEMM with relaxed-SIMD
+multiply-adds). build.py runs it for site/kernels/. The assembler is npm's wabt, pinned by
+package-lock.json and installed by `npm ci`, run by kernels/wat2wasm.mjs; without it, a system
+`wat2wasm` (Debian package `wabt`). Standard library only. Neither assembler writes the
+`dylink.0` custom section that marks a side module, so it is prepended here: with it,
+`ctypes.CDLL(path)` (in `load` of py/digitlab/backend/wasm/gemm.py, which wraps the GEMM;
+py/digitlab/backend/wasm/ops.py wraps the other kernels of the same module) goes through
 Pyodide's own dynamic linker, which hands the module Pyodide's memory as `env.memory`.
 """
 
@@ -16,7 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-try:  # imported as kernels.build_kernels (build.py) or run as a script
+try:  # imported as kernels.build_kernels (the tests), as build_kernels (build.py puts kernels/
+    # on sys.path) or run as a script: the last two find gemm_wat.py on sys.path
     from . import gemm_wat
 except ImportError:
     import gemm_wat  # type: ignore[no-redef]

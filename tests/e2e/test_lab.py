@@ -15,6 +15,16 @@ from tests.e2e.pages import alert_text, call, canvas_rgba, canvas_rgba_changed, 
 
 SMALL_RUN = {"train-size": "2000", "validation-size": "500", "epochs": "2", "batch-size": "64"}
 TRAINED: dict = {}  # what the first training test learned, for the tests after it
+# Two runs of the same model that differ in batch shapes or in the implementation (Pyodide's
+# NumPy or the SIMD kernel vs OpenBLAS) add each output's float32 terms in another order:
+# probabilities agree to about 1e-7. So a predicted class may differ only where the two best
+# probabilities are that close; 1e-5 leaves room, and still catches a wrong model.
+NEAR_TIE = 1e-5
+
+
+def same_class_or_near_tie(chosen: int, probabilities: list[float]) -> bool:
+    """`chosen` is the class with the highest of `probabilities`, up to a near-tie."""
+    return probabilities[chosen] >= max(probabilities) - NEAR_TIE
 
 
 def plot_area(pixels: np.ndarray) -> np.ndarray:
@@ -68,7 +78,9 @@ def test_training_through_the_controls_updates_charts_and_learns(lab: Page) -> N
         image = call(lab, f"window.digitlab.testImage({i})")
         probabilities = call(lab, "window.digitlab.predict(arg)", image["pixels"])
         assert len(probabilities) == 10 and abs(sum(probabilities) - 1) < 1e-4
-        assert int(np.argmax(probabilities)) == result["predictions"][i]
+        # predict() runs a batch of one, evaluate() batches of 1000: other GEMM shapes.
+        assert same_class_or_near_tie(result["predictions"][i], probabilities), \
+            (i, result["predictions"][i], probabilities)
     for testid in ("per-class", "confusion", "misclassified", "predictions"):
         assert canvas_rgba(lab, testid)[..., :3].std() > 10, f"{testid} is blank"
     TRAINED["predictions"] = result["predictions"][:200]
@@ -174,12 +186,16 @@ def test_a_weights_file_written_by_the_cli_loads_in_the_page(lab: Page, tmp_path
 
     model, _ = load(path.read_bytes())
     data = MnistData.from_dir(ROOT / ".cache" / "data")
-    expected = model.predict(data.test_set(100)[0]).argmax(axis=1).tolist()
+    probabilities = model.predict(data.test_set(100)[0])
     summary = call(lab, "window.digitlab.loadWeights(new Uint8Array(arg))", list(path.read_bytes()))
     assert "error" not in summary, summary
     assert summary["total_params"] == 5994
     got = call(lab, "window.digitlab.evaluate({size: 100})")["predictions"]
-    assert got == expected
+    # The page computes in Pyodide, the CLI under CPython with OpenBLAS: the same classes,
+    # except possibly where CPython's two best probabilities are a near-tie.
+    differ = [(i, chosen, probabilities[i].tolist()) for i, chosen in enumerate(got)
+              if not same_class_or_near_tie(chosen, probabilities[i].tolist())]
+    assert len(got) == 100 and not differ, differ
 
 
 @pytest.mark.parametrize("width,height,name", [(1280, 900, "desktop"), (390, 844, "phone")])

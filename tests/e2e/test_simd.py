@@ -1,9 +1,9 @@
 """The WebAssembly SIMD backend (GEMM and the layers' other kernels) in the real page (Chromium).
 
-Needs the integration hooks on window.digitlab: simdInfo(), simdVerify({cases, seed}) and
-setGemmBackend(name) (each a call into the worker: simd.info(), simd.verify(...),
-gemm.set_backend(name) then simd.info()), and the `?simd=relaxed` page parameter that asks for
-the relaxed-SIMD variant. Until the lead has wired them, these tests skip, saying so.
+Drives the page's hooks on window.digitlab: simdInfo(), simdVerify({cases, seed}) and
+setGemmBackend(name) (each a call into the worker: digitlab.backend.wasm's info() and
+verify(...), digitlab.backend's set_backend(name) then info()), and the `?simd=relaxed` page
+parameter that asks for the relaxed-SIMD variant. A page without those hooks fails these tests.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ TRAIN = {"model": "tutorial", "trainSize": 1024, "validationSize": 256, "epochs"
 def require_hooks(page: Page) -> None:
     kinds = {h: page.evaluate(f"() => typeof window.digitlab.{h}") for h in HOOKS}
     missing = [h for h, kind in kinds.items() if kind != "function"]
-    if missing:
-        pytest.skip(f"SIMD integration hooks missing on window.digitlab: {missing}")
+    assert not missing, f"SIMD hooks missing on window.digitlab: {missing}"
 
 
 @pytest.fixture()

@@ -1,12 +1,9 @@
-import ast
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import digitlab.viz.charts as charts
 from digitlab.viz.charts import (
     DARK,
     LIGHT,
@@ -414,20 +411,6 @@ def test_image_grid_panel_labels_each_tile_under_it():
         assert tx + 10 <= x <= tx + 10 + layout.tile_w
         assert y > ty + 5 + layout.tile_h - 1
     assert labels[2][4] == "#ff0000" and labels[0][4] == LIGHT.foreground
-
-
-# ------------------------------------------------------------------------------- boundaries
-
-
-def test_charts_module_imports_nothing_from_the_browser():
-    tree = ast.parse(Path(charts.__file__).read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            imported.add(node.module.split(".")[0])
-    assert not imported & {"js", "pyodide", "pyodide_js"}
 
 
 def test_themes_have_distinct_train_and_validation_colours_and_cjk_fonts():
