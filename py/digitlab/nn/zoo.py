@@ -51,7 +51,7 @@ RECOMMENDED_TRAINING: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 def build_model(spec_or_name: str | list = "tutorial", seed: int = 0) -> Sequential:
-    """'tutorial', 'strong', or a layer list (model-spec JSON) -> an initialised, seeded Sequential."""
+    """'tutorial', 'strong', or a layer list (model-spec JSON) -> a seeded Sequential."""
     spec = ZOO.get(spec_or_name, spec_or_name) if isinstance(spec_or_name, str) else spec_or_name
     layers = parse_spec(spec)
     for index, layer in enumerate(layers):
