@@ -1,7 +1,7 @@
-"""The page's canvases, as seen from the worker: OffscreenCanvases transferred by main.js.
+"""The page's canvases, as seen from the worker: OffscreenCanvases transferred by js/rpc.js.
 
-Browser-only (imports `js`). Pixels come from `draw.py` as NumPy RGBA arrays; charts come from
-`charts.py`, which only needs a 2D context.
+Browser-only (imports `js`). Pixels come from `viz/images.py` as NumPy RGBA arrays; charts from
+`viz/charts.py`, which only needs a 2D context.
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ class CanvasSet:
         self.contexts: dict[str, Any] = {}
         self.theme = charts.DARK if dark else charts.LIGHT
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.canvases
-
     def size(self, name: str) -> tuple[int, int]:
         canvas = self.canvases[name]
         return int(canvas.width), int(canvas.height)
@@ -48,13 +45,6 @@ class CanvasSet:
         pixels = Uint8ClampedArray.new(width * height * 4)
         pixels.assign(np.ascontiguousarray(rgba, dtype=np.uint8).reshape(-1))
         self.ctx(name).putImageData(ImageData.new(pixels, width, height), x, y)
-
-    def clear(self, name: str) -> Any:
-        ctx = self.ctx(name)
-        width, height = self.size(name)
-        ctx.fillStyle = self.theme.background
-        ctx.fillRect(0, 0, width, height)
-        return ctx
 
     def digit_grid(
         self, name: str, images: np.ndarray, captions: Sequence[str], cols: int = 10,
