@@ -165,7 +165,7 @@ def test_the_model_step_shows_the_python_the_page_loaded(browser: Browser,
     # Highlighted: keywords and comments are spans, the text is unchanged.
     assert code.locator("span.tok-keyword", has_text="def").count() >= 1
     assert code.locator("span.tok-comment", has_text="MARKER").count() == 1
-    for step, name in [("data", "next_train_batch"), ("train", "train_steps"),
+    for step, name in [("data", "train_set"), ("train", "train_steps"),
                        ("evaluate", "confusion_matrix")]:
         snippets = call(page, "window.digitlab.source(arg)", step)
         assert any(s["name"].endswith(name) and f"def {name}" in s["code"] for s in snippets)

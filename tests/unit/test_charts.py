@@ -8,20 +8,17 @@ from digitlab.viz.charts import (
     DARK,
     LIGHT,
     Series,
-    TileLabels,
     bar_chart,
     confusion_cell_colors,
     confusion_chart,
     downsample_minmax,
     format_count,
     format_number,
-    image_grid_panel,
     line_chart,
     nice_range,
     nice_ticks,
-    put_rgba,
 )
-from digitlab.viz.images import digit_grid, digit_layout, parse_color
+from digitlab.viz.images import parse_color
 
 
 def _rgb(css: str) -> tuple[int, int, int]:
@@ -378,39 +375,6 @@ def test_confusion_rejects_non_square():
         confusion_chart(FakeContext(10, 10), 10, 10, [[1, 2, 3]], LIGHT)
 
 
-# ------------------------------------------------------------------------------- images
-
-
-def test_put_rgba_passes_contiguous_uint8_and_integer_position():
-    received = []
-    image = np.zeros((4, 6, 4), dtype=np.uint8)[:, ::2]  # non-contiguous view
-    put_rgba(FakeContext(10, 10), image, 2.6, 3.2, lambda a, x, y: received.append((a, x, y)))
-    arr, x, y = received[0]
-    assert arr.flags.c_contiguous and arr.dtype == np.uint8 and arr.shape == (4, 3, 4)
-    assert (x, y) == (3, 3) and isinstance(x, int)
-    put_rgba(None, np.zeros((0, 5, 4), np.uint8), 0, 0, lambda *a: received.append(a))
-    assert len(received) == 1  # empty images are not sent
-    with pytest.raises(ValueError):
-        put_rgba(None, np.zeros((4, 4)), 0, 0, lambda *a: None)
-
-
-def test_image_grid_panel_labels_each_tile_under_it():
-    images = np.zeros((3, 784), dtype=np.uint8)
-    layout = digit_layout(3, 3, scale=1, pad=2, label_h=14)
-    rgba = digit_grid(images, 3, scale=1, pad=2, label_h=14)
-    ctx = FakeContext(200, 100)
-    puts = []
-    image_grid_panel(ctx, lambda a, x, y: puts.append((a.shape, x, y)), rgba, layout, LIGHT,
-                     TileLabels(["7", "2", "1→7"], [None, None, "#ff0000"]), x=10, y=5)
-    assert puts == [(rgba.shape, 10, 5)]
-    labels = ctx.named("fillText")
-    assert [c[1] for c in labels] == ["7", "2", "1→7"]
-    for i, (_, _text, x, y, _color, align) in enumerate(labels):
-        assert align == "center"
-        tx, ty = layout.tile_origin(i)
-        assert tx + 10 <= x <= tx + 10 + layout.tile_w
-        assert y > ty + 5 + layout.tile_h - 1
-    assert labels[2][4] == "#ff0000" and labels[0][4] == LIGHT.foreground
 
 
 def test_themes_have_distinct_train_and_validation_colours_and_cjk_fonts():

@@ -10,7 +10,6 @@ from digitlab.viz.images import (
     feature_maps_grid,
     filters_grid,
     grid_layout,
-    heatmap_rgba,
     parse_color,
 )
 
@@ -82,12 +81,9 @@ def test_label_strip_is_background_below_the_border_ring():
     assert tuple(grid[top, int(cx)]) == (255, 0, 0, 255)  # the ring under the tile
 
 
-def test_layout_index_at_inverts_tile_origin():
+def test_layout_has_no_tile_past_its_count():
     layout = grid_layout(11, 4, 28, 28, scale=2, pad=3)
-    for i in range(11):
-        x, y = layout.tile_origin(i)
-        assert layout.index_at(x + 5, y + 5) == i
-    assert layout.index_at(layout.width - 1, layout.height - 1) is None  # empty 12th slot
+    assert layout.tile_origin(10) == (2 * layout.cell_w + 3, 2 * layout.cell_h + 3)
     with pytest.raises(IndexError):
         layout.tile_origin(11)
 
@@ -97,7 +93,7 @@ def test_empty_grid_has_no_rows():
     assert grid.shape[0] == 0 and grid.shape[2] == 4
 
 
-# ------------------------------------------------------------------------------- heatmaps
+# ------------------------------------------------------------------------------- colormaps
 
 
 def test_viridis_luminance_rises_monotonically():
@@ -107,25 +103,6 @@ def test_viridis_luminance_rises_monotonically():
     assert np.all(np.diff(_luma(VIRIDIS(np.linspace(0, 1, 33)))) > 0)
     assert tuple(ramp[0]) == parse_color("#440154")[:3]
     assert tuple(ramp[-1]) == parse_color("#fde725")[:3]
-
-
-def test_heatmap_maps_values_in_order_and_clips():
-    values = np.array([[-5.0, 0.0, 0.25, 0.5, 1.0, 9.0]])
-    rgba = heatmap_rgba(values, 0.0, 1.0, "viridis")
-    assert rgba.shape == (1, 6, 4) and rgba.dtype == np.uint8
-    luma = _luma(rgba[0])
-    assert np.all(np.diff(luma[1:5]) > 0)
-    np.testing.assert_array_equal(rgba[0, 0], rgba[0, 1])  # clipped to vmin
-    np.testing.assert_array_equal(rgba[0, 5], rgba[0, 4])  # clipped to vmax
-
-
-def test_heatmap_nan_transparent_flat_range_and_scale():
-    rgba = heatmap_rgba(np.array([[1.0, np.nan], [2.0, 3.0]]), 2.0, 2.0, VIRIDIS, scale=3)
-    assert rgba.shape == (6, 6, 4)
-    assert (rgba[0:3, 3:6, 3] == 0).all()
-    assert (rgba[3:, :3, 3] == 255).all()
-    with pytest.raises(ValueError):
-        heatmap_rgba(np.zeros((2, 2)), 0, 1, "no-such-map")
 
 
 def test_filters_grid_shows_sign_with_zero_neutral():

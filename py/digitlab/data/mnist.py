@@ -1,4 +1,4 @@
-"""MNIST sprite + labels -> uint8 images, the CONTRACT split, seeded batches.
+"""MNIST sprite + labels -> uint8 images, the fixed split, seeded test batches.
 
 Rows are images in file order: the last 10000 are the test set, the first 55000 the training
 portion; validation is the end of the training portion, the training set its start. Images stay
@@ -81,7 +81,7 @@ def _decode_with_pillow(png: bytes) -> np.ndarray:
 
 
 class MnistData:
-    """The 65000 MNIST images and labels with the CONTRACT split and seeded batch orders."""
+    """The 65000 MNIST images and labels with the fixed split and a seeded test batch order."""
 
     def __init__(
         self,
@@ -113,7 +113,7 @@ class MnistData:
         return cls.from_files(directory / SPRITE_FILE, directory / LABELS_FILE, **split)
 
     def split(self, train_size: int = 5500, validation_size: int = 1000, seed: int = 0) -> None:
-        """Choose the training/validation sizes and the seed; resets both batch orders."""
+        """Choose the training/validation sizes and the seed; resets the test batch order."""
         for field, value in (("trainSize", train_size), ("validationSize", validation_size)):
             if not isinstance(value, int | np.integer) or value < 0:
                 raise ValueError(f"{field} must be a non-negative integer, got {value!r}")
@@ -124,9 +124,8 @@ class MnistData:
             )
         self.train_size, self.validation_size = int(train_size), int(validation_size)
         self.seed = seed
-        self._train_rng = np.random.default_rng([seed, 1])
+        # Its own stream of the seed ([seed, 2]), so nothing else drawn from it moves this order.
         self._test_rng = np.random.default_rng([seed, 2])
-        self._train_order, self._train_pos = self._train_rng.permutation(self.train_size), 0
         self._test_order, self._test_pos = self._test_rng.permutation(NUM_TEST), 0
 
     # ---- whole splits: uint8 views + int labels -----------------------------------------
@@ -158,14 +157,8 @@ class MnistData:
         index = np.arange(NUM_TRAIN_PORTION, NUM_TRAIN_PORTION + count)
         return index, self.labels[index]
 
-    # ---- seeded batches (float32 images [n,28,28,1], one-hot float32 [n,10]) -------------
-    def next_train_batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The next n training images in a seeded shuffled order, reshuffled when used up."""
-        index, self._train_order, self._train_pos = _take(
-            self._train_order, self._train_pos, n, self._train_rng
-        )
-        return normalize(self.images[index]), one_hot(self.labels[index])
-
+    # ---- seeded test batches (float32 images [n,28,28,1], one-hot float32 [n,10]) -------
+    # Training batches are drawn by Sequential.train_steps, from train_set().
     def next_test_batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The next n test images in a seeded shuffled order (like the codelab)."""
         index, self._test_order, self._test_pos = _take(

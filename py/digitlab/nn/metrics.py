@@ -1,4 +1,4 @@
-"""Accuracy, per-class accuracy, confusion matrix, misclassified examples.
+"""Accuracy, per-class accuracy, confusion matrix.
 
 Labels and predictions are int class indices [N]; cast to np.intp because np.bincount rejects
 int64 indices on wasm32 (Pyodide).
@@ -40,7 +40,3 @@ def per_class_accuracy(
     correct = np.diag(confusion)
     return np.where(counts > 0, correct / np.maximum(counts, 1), 0.0), counts
 
-
-def misclassified(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
-    """Indices (into labels) where the prediction is wrong, ascending."""
-    return np.flatnonzero(np.asarray(labels) != np.asarray(predictions))

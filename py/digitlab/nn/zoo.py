@@ -60,8 +60,3 @@ def build_model(spec_or_name: str | list = "tutorial", seed: int = 0) -> Sequent
     name = spec_or_name if isinstance(spec_or_name, str) and spec_or_name in ZOO else "custom"
     return Sequential(layers, INPUT_SHAPE, seed=seed, name=name)
 
-
-def flops_per_image(model_or_spec: Sequential | str | list) -> int:
-    """Forward-pass FLOPs per image (2 per multiply-add, matrix products only)."""
-    model = model_or_spec if isinstance(model_or_spec, Sequential) else build_model(model_or_spec)
-    return model.flops_per_image()

@@ -5,8 +5,8 @@ Pyodide, or a fake in tests. This module never imports ``js`` or ``pyodide``. Ea
 crosses the Python -> JS boundary, so paths are batched (one ``stroke`` per series or per grid)
 and long series are reduced to at most two points per horizontal pixel before drawing.
 
-Pixels that must come from NumPy (digit grids, filters) go through a ``put_image(rgba, x, y)``
-callable the caller supplies, because building an ImageData needs JS.
+Pixels that come from NumPy (digit grids, filters) are not drawn here: building an ImageData
+needs JS, so web/canvas.py puts them on the canvas.
 
 All visible words arrive as parameters: the page is translated, so nothing here is English
 except defaults that callers are expected to override.
@@ -17,14 +17,13 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from digitlab.viz.images import GREENS, ORANGES, GridLayout, css_color, parse_color
+from digitlab.viz.images import GREENS, ORANGES, css_color
 
-PutImage = Callable[[np.ndarray, int, int], Any]
 ValueFormat = Callable[[float], str] | str
 
 CJK_FONT_FAMILY = (
@@ -643,54 +642,3 @@ def _fitting_font_px(chars: int, cell: float, largest: int) -> int:
     # Digits are about 0.58 em wide; keep a little margin inside the cell.
     by_width = cell * 0.85 / (max(1, chars) * 0.58)
     return max(7, int(min(largest, cell * 0.45, by_width)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Images from NumPy
-# ---------------------------------------------------------------------------------------------
-
-
-def put_rgba(ctx: Any, rgba: np.ndarray, x: float, y: float, put_image: PutImage) -> None:
-    """Hand a uint8 ``[H, W, 4]`` image to the caller's ``put_image`` at integer ``(x, y)``.
-
-    ``ctx`` is the context the image lands on; it is unused here because ``put_image`` is bound
-    to it already, but keeps the call shape of the other drawing functions.
-
-    Note that putImageData replaces pixels (no blending, ignores transforms), so transparent
-    pixels in ``rgba`` punch holes through whatever was drawn there.
-    """
-    rgba = np.asarray(rgba)
-    if rgba.ndim != 3 or rgba.shape[2] != 4:
-        raise ValueError(f"expected an RGBA image [H, W, 4], got shape {rgba.shape}")
-    if rgba.shape[0] == 0 or rgba.shape[1] == 0:
-        return  # ImageData cannot be empty
-    put_image(np.ascontiguousarray(rgba, dtype=np.uint8), int(round(x)), int(round(y)))
-
-
-@dataclass
-class TileLabels:
-    """Text under each tile of a grid (e.g. 'label 7' or '7 → 1'), optionally coloured."""
-
-    texts: Sequence[str]
-    colors: Sequence[str | None] = field(default_factory=list)
-
-
-def image_grid_panel(
-    ctx: Any, put_image: PutImage, rgba: np.ndarray, layout: GridLayout, theme: Theme = LIGHT,
-    labels: TileLabels | None = None, x: float = 0, y: float = 0,
-) -> None:
-    """Put a grid image made by ``draw.digit_grid`` (with ``label_h`` room) and write a label
-    under each tile. The caller clears the canvas first if it needs to."""
-    put_rgba(ctx, rgba, x, y, put_image)
-    if labels is None:
-        return
-    font = theme.font(max(8, min(theme.font_size, layout.label_h - 2 if layout.label_h else 12)))
-    for i, text in enumerate(labels.texts[: layout.count]):
-        cx, ty = layout.label_anchor(i)
-        color = labels.colors[i] if i < len(labels.colors) and labels.colors[i] else None
-        draw_text(ctx, text, x + cx, y + ty + 1, color or theme.foreground, font, "center", "top")
-
-
-def rgba_background(theme: Theme) -> tuple[int, int, int, int]:
-    """The theme background as an RGBA tuple, for ``draw.digit_grid(background=...)``."""
-    return parse_color(theme.background)

@@ -1,5 +1,4 @@
-"""Pure NumPy rendering: colours, colormaps, digit grids, heatmaps, filter and feature-map
-mosaics.
+"""Pure NumPy rendering: colours, colormaps, digit grids, filter and feature-map mosaics.
 
 Everything here returns plain arrays (uint8 RGBA ``[H, W, 4]`` or float32) and runs the same
 under CPython and Pyodide; putting the pixels on a canvas is the caller's job.
@@ -138,14 +137,6 @@ class GridLayout:
         x, y = self.tile_origin(i)
         return x + self.tile_w / 2, y + self.tile_h
 
-    def index_at(self, x: float, y: float) -> int | None:
-        """Which tile's cell contains the point (for clicks), or None."""
-        if x < 0 or y < 0 or self.cell_w == 0 or self.cell_h == 0:
-            return None
-        col, row = int(x // self.cell_w), int(y // self.cell_h)
-        i = row * self.cols + col
-        return i if col < self.cols and i < self.count else None
-
 
 def grid_layout(
     count: int, cols: int, tile_h: int, tile_w: int, scale: int = 1, pad: int = 0,
@@ -247,33 +238,8 @@ def digit_grid(
 
 
 # ---------------------------------------------------------------------------------------------
-# Heatmaps, filters, feature maps
+# Filters, feature maps
 # ---------------------------------------------------------------------------------------------
-
-
-def normalize(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
-    """Linear map of ``[vmin, vmax]`` to ``[0, 1]`` (clipped); a flat range maps to 0."""
-    values = np.asarray(values, dtype=np.float64)
-    span = float(vmax) - float(vmin)
-    if not np.isfinite(span) or span <= 0:
-        return np.zeros_like(values)
-    with np.errstate(invalid="ignore"):
-        return np.clip((values - vmin) / span, 0.0, 1.0)
-
-
-def heatmap_rgba(
-    values: np.ndarray, vmin: float, vmax: float, colormap: str | Colormap = VIRIDIS,
-    scale: int = 1,
-) -> np.ndarray:
-    """Colour a ``[R, C]`` array; non-finite cells come out transparent."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 2:
-        raise ValueError(f"heatmap needs a 2-D array, got shape {values.shape}")
-    finite = np.isfinite(values)
-    rgba = np.empty(values.shape + (4,), dtype=np.uint8)
-    rgba[..., :3] = get_colormap(colormap)(normalize(np.where(finite, values, vmin), vmin, vmax))
-    rgba[..., 3] = np.where(finite, 255, 0)
-    return _upscale(rgba[None], scale)[0]
 
 
 def filters_grid(

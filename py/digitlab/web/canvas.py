@@ -31,9 +31,6 @@ class CanvasSet:
         self.contexts: dict[str, Any] = {}
         self.theme = charts.DARK if dark else charts.LIGHT
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.canvases
-
     def size(self, name: str) -> tuple[int, int]:
         canvas = self.canvases[name]
         return int(canvas.width), int(canvas.height)
@@ -50,13 +47,6 @@ class CanvasSet:
     def put_image(self, name: str, rgba: np.ndarray, x: int = 0, y: int = 0) -> None:
         """Copy an RGBA uint8 array [h, w, 4] onto canvas `name` at (x, y)."""
         self.put_pixels(self.ctx(name), np.ascontiguousarray(rgba, dtype=np.uint8), x, y)
-
-    def clear(self, name: str) -> Any:
-        ctx = self.ctx(name)
-        width, height = self.size(name)
-        ctx.fillStyle = self.theme.background
-        ctx.fillRect(0, 0, width, height)
-        return ctx
 
     def digit_grid(
         self, name: str, images: np.ndarray, captions: Sequence[str], cols: int = 10,

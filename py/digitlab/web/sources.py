@@ -14,16 +14,22 @@ import inspect
 import textwrap
 from typing import Any
 
-# step -> (module, qualified name) in the order the panel shows them.
+# step -> (module, qualified name) in the order the panel shows them. Each is code the page
+# runs when it does that step (tests/unit/test_sources_run.py traces the steps to hold it so):
+# data is the boot's (load, split, the example and class-balance panels), model the summary's
+# and the training forward pass, train call_train's loop, evaluate draw_evaluation's, try the
+# pad's.
 STEPS: dict[str, list[tuple[str, str]]] = {
-    "data": [("digitlab.data.mnist", "MnistData.split"),
-             ("digitlab.data.mnist", "MnistData.next_train_batch"),
-             ("digitlab.encoding", "normalize")],
+    "data": [("digitlab.data.mnist", "MnistData.from_bytes"),
+             ("digitlab.data.mnist", "MnistData.split"),
+             ("digitlab.data.mnist", "MnistData.train_set"),
+             ("digitlab.data.mnist", "MnistData.test_set")],
     "model": [("digitlab.nn.zoo", "TUTORIAL_SPEC"), ("digitlab.nn.zoo", "build_model"),
               ("digitlab.nn.layers", "Conv2D.forward"),
               ("digitlab.nn.layers", "MaxPool2D.forward")],
     "train": [("digitlab.nn.sequential", "Sequential.train_steps"),
-              ("digitlab.nn.sequential", "Sequential.train_batch")],
+              ("digitlab.nn.sequential", "Sequential.train_batch"),
+              ("digitlab.encoding", "normalize")],
     "evaluate": [("digitlab.nn.metrics", "accuracy"),
                  ("digitlab.nn.metrics", "per_class_accuracy"),
                  ("digitlab.nn.metrics", "confusion_matrix")],
@@ -31,7 +37,8 @@ STEPS: dict[str, list[tuple[str, str]]] = {
 }  # fmt: skip
 
 
-def _lookup(module: Any, qualname: str) -> Any:
+def lookup(module: Any, qualname: str) -> Any:
+    """The object `qualname` ("Class.method" or a top-level name) names in `module`."""
     target = module
     for part in qualname.split("."):
         target = getattr(target, part)
@@ -57,7 +64,7 @@ def snippet(module_name: str, qualname: str) -> dict:
     """{"module", "name", "file", "line", "code"} for one function, method or constant."""
     module = importlib.import_module(module_name)
     file = module_name.replace(".", "/") + ".py"
-    target = _lookup(module, qualname)
+    target = lookup(module, qualname)
     if inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target):
         lines, line = inspect.getsourcelines(target)
         code = textwrap.dedent("".join(lines))  # methods: as if written at the left margin

@@ -1,0 +1,214 @@
+// The worker and the messages to and from it: start and restart, boot progress, calls into
+// Python with ids and their settling. The page's phase lives here because it decides which
+// calls are refused (BUSY while training, NOT_READY before boot). What the page does with a
+// message beyond that (the banner, the controls) is left to the hooks in `on`, which
+// ./controls.js fills in: this module imports none of the page's own modules.
+import { memoryBudget } from "./budget.js";
+import { formatNumber, messageFor, t } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+
+// Canvases Python draws on (their control is transferred to the worker).
+const WORKER_CANVASES = [
+  "examples", "class-balance", "chart-batch", "chart-epoch", "per-class", "confusion",
+  "misclassified", "predictions", "pad-probs", "filters", "feature-maps",
+];
+
+/** The phase and training position digitlab.state() reports. */
+export const state = { phase: "booting", epoch: 0, batch: 0 };
+
+/** The language Python draws in; a switch during boot or training waits for it to catch up. */
+export const python = { lang: null };
+
+/**
+ * What the page does on worker news; ./controls.js replaces these no-ops:
+ * alert(message, {retry}) shows the banner, ready(value) gets the boot's {summary, restored},
+ * progress(message) each training progress message.
+ */
+export const on = { alert: () => {}, ready: () => {}, progress: () => {} };
+
+let worker = null;
+let nextCallId = 1;
+const pendingCalls = new Map();
+let readyResolvers = null;
+
+export function codedError(code, message) {
+  const error = new Error(message);
+  error.code = code;
+  return error;
+}
+
+// ---------------------------------------------------------------- what the browser must have
+
+function supportsModuleWorkers() {
+  let supported = false;
+  try {
+    const options = { get type() { supported = true; return "module"; } };
+    new Worker("http://[", options); // an invalid URL: throws before anything is fetched
+  } catch {
+    // Only the getter matters: options are read before the URL is parsed.
+  }
+  return supported;
+}
+
+/** The first feature the page needs that this browser lacks, or null. */
+export function browserProblem() {
+  if (typeof WebAssembly !== "object") return "WebAssembly";
+  if (!supportsModuleWorkers()) return "module Web Workers";
+  if (typeof OffscreenCanvas === "undefined" || !HTMLCanvasElement.prototype.transferControlToOffscreen) {
+    return "OffscreenCanvas";
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------- boot
+
+// A canvas can be transferred once; a Retry needs fresh elements for the new worker.
+function freshCanvas(id) {
+  const old = $(id);
+  if (!old.dataset.transferred) return old;
+  const copy = old.cloneNode(false);
+  delete copy.dataset.transferred;
+  old.replaceWith(copy);
+  return copy;
+}
+
+function resetBootProgress() {
+  document.querySelectorAll(".boot-stages li").forEach((item) => {
+    item.querySelector("progress").value = 0;
+    item.querySelector(".bytes").textContent = "";
+    item.classList.remove("done", "failed");
+  });
+  $("boot").hidden = false;
+}
+
+const bootBytes = {};
+function showBootProgress(message) {
+  const item = document.querySelector(`.boot-stages li[data-stage="${message.stage}"]`);
+  if (!item) return;
+  if (message.done) {
+    item.classList.add("done");
+    item.querySelector("progress").value = 1;
+    return;
+  }
+  bootBytes[message.stage] ??= {};
+  bootBytes[message.stage][message.url] = { loaded: message.loaded, total: message.total };
+  const files = Object.values(bootBytes[message.stage]);
+  const loaded = files.reduce((sum, f) => sum + f.loaded, 0);
+  const total = files.reduce((sum, f) => sum + f.total, 0);
+  item.querySelector("progress").value = total ? loaded / total : 0;
+  const mb = (bytes) => formatNumber(bytes / 1e6, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  item.querySelector(".bytes").textContent = t("boot.bytes", { loaded: mb(loaded), total: mb(total) });
+}
+
+/**
+ * Start a worker (ending the previous one, for Retry) and return the promise that settles
+ * when Python has booted: true, or the boot error with its code and stage.
+ */
+export function startWorker() {
+  worker?.terminate();
+  resetBootProgress();
+  state.phase = "booting";
+  for (const key of Object.keys(bootBytes)) delete bootBytes[key];
+  const readyPromise = new Promise((resolve, reject) => { readyResolvers = { resolve, reject }; });
+  readyPromise.catch(() => {}); // callers get the rejection through digitlab.ready
+
+  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  worker.onmessage = (event) => onWorkerMessage(event.data);
+  worker.onerror = (event) => failBoot({ stage: "runtime", code: "RUNTIME", message: event.message || "worker failed to start" });
+  const canvases = {};
+  for (const id of WORKER_CANVASES) {
+    const canvas = freshCanvas(id);
+    canvases[id] = canvas.transferControlToOffscreen();
+    canvas.dataset.transferred = "1";
+  }
+  worker.postMessage({ type: "init", canvases, settings: uiSettings() }, Object.values(canvases));
+  return readyPromise;
+}
+
+function uiSettings() {
+  python.lang = document.documentElement.lang;
+  return {
+    lang: python.lang,
+    dark: matchMedia("(prefers-color-scheme: dark)").matches,
+    memoryBudget: memoryBudget().bytes, // Python refuses models that would not fit
+    // ?simd=relaxed: the faster relaxed-SIMD kernel (results depend on the hardware);
+    // ?simd=off: NumPy's own matmul. The default, plain SIMD, is reproducible.
+    simd: new URLSearchParams(location.search).get("simd") || "plain",
+  };
+}
+
+function failBoot(reply) {
+  state.phase = "error";
+  document.querySelector(`.boot-stages li[data-stage="${reply.stage}"]`)?.classList.add("failed");
+  const error = codedError(reply.code, messageFor(reply));
+  error.stage = reply.stage;
+  on.alert(error.message, { retry: true });
+  readyResolvers?.reject(error);
+  readyResolvers = null;
+}
+
+function onReady(value) {
+  state.phase = "ready";
+  $("boot").hidden = true;
+  on.ready(value);
+  readyResolvers?.resolve(true);
+  readyResolvers = null;
+}
+
+function onWorkerMessage(message) {
+  switch (message.type) {
+    case "boot": return showBootProgress(message);
+    case "ready": return onReady(message.value);
+    case "boot-error": return failBoot(message);
+    case "progress": return onProgress(message);
+    case "result": return settleCall(message);
+    case "alt": return setAltText(message);
+    default: return undefined;
+  }
+}
+
+function onProgress(message) {
+  state.epoch = message.epoch;
+  state.batch = message.batch;
+  on.progress(message);
+}
+
+// Screen-reader text for a canvas Python drew.
+function setAltText(message) {
+  const element = $(message.id);
+  if (element) element.textContent = message.text;
+}
+
+// ---------------------------------------------------------------- calls into Python
+
+/** Call `App.call_<method>` in the worker; rejects at once while training or not booted. */
+export function callWorker(method, args, bytes) {
+  if (state.phase === "training") return Promise.reject(codedError("BUSY", t("error.BUSY")));
+  if (state.phase === "booting" || state.phase === "error" || !worker) {
+    return Promise.reject(codedError("RUNTIME", t("error.NOT_READY")));
+  }
+  const id = nextCallId++;
+  return new Promise((resolve, reject) => {
+    pendingCalls.set(id, { resolve, reject });
+    const transfer = bytes ? [bytes.buffer] : [];
+    worker.postMessage({ type: "call", id, method, args, bytes }, transfer);
+  });
+}
+
+/** Ask the training loop to end after its current batch (a message, not a call: it is busy). */
+export function sendStop() {
+  worker.postMessage({ type: "stop" });
+}
+
+function settleCall(reply) {
+  const pending = pendingCalls.get(reply.id);
+  if (!pending) return;
+  pendingCalls.delete(reply.id);
+  if (reply.ok) pending.resolve(reply.bytes ?? reply.value);
+  else {
+    const error = codedError(reply.code, messageFor(reply));
+    on.alert(error.message);
+    pending.reject(error);
+  }
+}
