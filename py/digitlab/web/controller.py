@@ -299,7 +299,7 @@ class Controller:
         return summary_of(spec)
 
     def memory_budget(self) -> int | None:
-        """Bytes a model may need for training; the page derives it from the browser's memory (js/budget.js)."""
+        """Bytes a model may need for training, from the browser's memory (js/budget.js)."""
         budget = self.settings.get("memoryBudget")
         ok = isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0
         return int(budget) if ok else None

@@ -17,11 +17,20 @@ from digitlab.web.canvas import CanvasSet
 from digitlab.web.controller import Controller, Download
 
 
-async def download(promise: Any) -> Download:
-    """A download worker.js started ({ok, status, bytes}), as a Download."""
-    result = await promise
-    return Download(bool(result.ok), int(result.status),
-                    result.bytes.to_bytes() if result.ok else None)
+class JsDownload:
+    """A download worker.js started ({ok, status, bytes}), awaited as a Download. Not a
+    coroutine: a kernel variant nobody asks for is simply never awaited, without a warning."""
+
+    def __init__(self, promise: Any) -> None:
+        self.promise = promise
+
+    def __await__(self) -> Any:
+        return self._result().__await__()
+
+    async def _result(self) -> Download:
+        result = await self.promise
+        return Download(bool(result.ok), int(result.status),
+                        result.bytes.to_bytes() if result.ok else None)
 
 
 class Worker:
@@ -32,8 +41,8 @@ class Worker:
 
     async def boot(self, sprite: Any, labels: Any, kernels: Any = None) -> str:
         variants = None if kernels is None else {
-            name: download(promise) for name, promise in kernels.to_py(depth=1).items()}
-        result = await self.controller.boot(download(sprite), download(labels), variants)
+            name: JsDownload(promise) for name, promise in kernels.to_py(depth=1).items()}
+        result = await self.controller.boot(JsDownload(sprite), JsDownload(labels), variants)
         return json.dumps(result)
 
     async def call(self, method: str, args_json: str, payload: Any = None) -> str:
