@@ -143,14 +143,14 @@ class MnistData:
     def test_set(self, size: int = NUM_TEST) -> tuple[np.ndarray, np.ndarray]:
         """The first `size` test images in file order (rows 55000...)."""
         if not 0 <= size <= NUM_TEST:
-            raise ValueError(f"size must be between 0 and {NUM_TEST}, got {size}")
+            raise ConfigError("range", field="size", value=size, limits=[0, NUM_TEST])
         end = NUM_TRAIN_PORTION + size
         return self.images[NUM_TRAIN_PORTION:end], self.labels[NUM_TRAIN_PORTION:end]
 
     def test_image(self, i: int) -> tuple[np.ndarray, int]:
         """Test image i in file order: (uint8 [784], label)."""
         if not 0 <= i < NUM_TEST:
-            raise ValueError(f"test image index must be between 0 and {NUM_TEST - 1}, got {i}")
+            raise ConfigError("range", field="index", value=i, limits=[0, NUM_TEST - 1])
         return self.images[NUM_TRAIN_PORTION + i], int(self.labels[NUM_TRAIN_PORTION + i])
 
     def examples(self, count: int = NUM_EXAMPLES) -> tuple[np.ndarray, np.ndarray]:
