@@ -1,30 +1,29 @@
-// The model builder: a form over a layer list (the CONTRACT's model-spec JSON). It only edits
-// data; checking (shapes, parameters, memory) is Python's job (app.call_plan), whose answer is
-// shown next to the form. Nothing the user types is ever run as code.
+// The model builder: a form over a layer list (the model-spec JSON). It only edits data;
+// checking (shapes, parameters, memory) is Python's job (controller.call_plan), whose answer is
+// shown next to the form. Nothing the user types is ever run as code. The layer types, their
+// fields, limits, choices and the values a new layer starts with come from Python's schema
+// (py/digitlab/schema.py, shipped in the generated ./schema.js), the same one the spec parser
+// checks against.
 import { formatBytes, formatNumber, t } from "./i18n.js";
+import { SCHEMA } from "./schema.js";
 
-export const LAYER_TYPES = ["conv2d", "maxPooling2d", "flatten", "dense", "dropout"];
+export const LAYER_TYPES = Object.keys(SCHEMA.layers);
 
-const DEFAULTS = {
-  conv2d: { type: "conv2d", filters: 8, kernelSize: 3, strides: 1, padding: "valid", activation: "relu" },
-  maxPooling2d: { type: "maxPooling2d", poolSize: 2, strides: 2 },
-  flatten: { type: "flatten" },
-  dense: { type: "dense", units: 32, activation: "relu" },
-  dropout: { type: "dropout", rate: 0.25 },
-};
+const fieldsOf = (type) => Object.entries(SCHEMA.layers[type]?.fields ?? {});
 
-// Per type: [field, kind, options]. Sizes are square here (one number); the spec allows [h, w].
-const FIELDS = {
-  conv2d: [["filters", "int", { min: 1 }], ["kernelSize", "int", { min: 1 }], ["strides", "int", { min: 1 }],
-    ["padding", "choice", ["valid", "same"]], ["activation", "choice", ["relu", "linear"]]],
-  maxPooling2d: [["poolSize", "int", { min: 1 }], ["strides", "int", { min: 1 }]],
-  flatten: [],
-  dense: [["units", "int", { min: 1 }], ["activation", "choice", ["relu", "softmax", "linear"]]],
-  dropout: [["rate", "rate", { min: 0, max: 0.95, step: 0.05 }]],
-};
+// A layer added in the builder: its type and each field's `initial` value.
+function newLayer(type) {
+  const layer = { type };
+  for (const [field, rules] of fieldsOf(type)) if (rules.initial !== undefined) layer[field] = rules.initial;
+  return layer;
+}
+
+// The fields the form offers, as [field, rules]; the schema also lists some it only accepts.
+const formFields = (type) => fieldsOf(type).filter(([, rules]) => rules.form !== false);
 
 const TESTIDS = { kernelSize: "layer-kernel", poolSize: "layer-pool" };
 
+// Sizes are square in the form (one number); the spec also allows [h, w].
 function square(value) {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -59,19 +58,22 @@ export function createBuilder(root, onChange) {
     onChange();
   }
 
-  function fieldControl(layer, [field, kind, options]) {
+  function fieldControl(layer, [field, rules]) {
     const testid = TESTIDS[field] || `layer-${field}`;
-    if (kind === "choice") {
+    if (rules.kind === "choice") {
       const select = element("select", { dataset: { testid, field } },
-        ...options.map((value) => element("option", { value, dataset: { i18n: `builder.${field}.${value}` },
+        ...rules.choices.map((value) => element("option", { value, dataset: { i18n: `builder.${field}.${value}` },
           textContent: t(`builder.${field}.${value}`) })));
-      select.value = layer[field] ?? options[0];
+      select.value = layer[field] ?? rules.default ?? rules.choices[0]; // absent: what the spec means
       select.addEventListener("change", () => { layer[field] = select.value; onChange(); });
       return labelled(`builder.${field}`, select);
     }
-    const input = element("input", { type: "number", dataset: { testid, field }, inputMode: kind === "rate" ? "decimal" : "numeric",
-      min: options.min, step: options.step ?? 1 });
-    if (options.max !== undefined) input.max = options.max;
+    const step = rules.step ?? 1;
+    const input = element("input", { type: "number", dataset: { testid, field }, inputMode: rules.kind === "rate" ? "decimal" : "numeric",
+      min: rules.min, step });
+    // An open upper limit (a rate below 1) offers the last step below it.
+    const max = rules.exclusiveMax !== undefined ? rules.exclusiveMax - step : rules.max;
+    if (max !== undefined) input.max = max;
     input.value = square(layer[field]) ?? "";
     input.addEventListener("input", () => {
       // An empty or partial entry goes to Python as null, which explains what is missing.
@@ -87,7 +89,7 @@ export function createBuilder(root, onChange) {
       ...LAYER_TYPES.map((value) => element("option", { value, dataset: { i18n: `builder.type.${value}` },
         textContent: t(`builder.type.${value}`) })));
     type.value = layer.type;
-    type.addEventListener("change", () => { layers[index] = { ...DEFAULTS[type.value] }; changed(); });
+    type.addEventListener("change", () => { layers[index] = newLayer(type.value); changed(); });
     const move = (delta) => {
       [layers[index], layers[index + delta]] = [layers[index + delta], layers[index]];
       changed();
@@ -106,7 +108,7 @@ export function createBuilder(root, onChange) {
     return element("li", { className: problem ? "layer invalid" : "layer", dataset: { testid: "layer", index: String(index) } },
       element("span", { className: "layer-number", textContent: `${index + 1}` }),
       labelled("builder.type", type),
-      ...FIELDS[layer.type].map((field) => fieldControl(layer, field)),
+      ...formFields(layer.type).map((field) => fieldControl(layer, field)),
       controls);
   }
 
@@ -132,7 +134,7 @@ export function createBuilder(root, onChange) {
   root.querySelector(".builder-add").addEventListener("click", () => {
     const type = root.querySelector(".builder-add-type").value;
     // New layers go just above the output layer, where they can do something useful.
-    layers.splice(Math.max(layers.length - 1, 0), 0, { ...DEFAULTS[type] });
+    layers.splice(Math.max(layers.length - 1, 0), 0, newLayer(type));
     changed();
   });
 
@@ -140,7 +142,9 @@ export function createBuilder(root, onChange) {
     setSpec(spec) {
       layers = spec.map((layer) => {
         const copy = { ...layer };
-        for (const key of ["kernelSize", "poolSize", "strides"]) if (key in copy) copy[key] = square(copy[key]);
+        for (const [field, rules] of fieldsOf(copy.type)) {
+          if (rules.kind === "size" && field in copy) copy[field] = square(copy[field]);
+        }
         return copy;
       });
       lastPlan = null;

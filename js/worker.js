@@ -28,11 +28,12 @@ function stageOf(url) {
 }
 
 // A runtime file that is missing or altered makes Emscripten abort without settling
-// loadPyodide's promise, so boot fails from here, naming the file.
-function failBoot(stage, message, code = "RUNTIME") {
+// loadPyodide's promise, so boot fails from here, naming the file. `reply`: Python's refusal
+// (its error data and worded message), passed on whole.
+function failBoot(stage, message, code = "RUNTIME", reply = {}) {
   if (bootFailed) return;
   bootFailed = true;
-  postMessage({ type: "boot-error", stage, code, message });
+  postMessage({ ...reply, type: "boot-error", stage, code, message });
 }
 
 function bytesToHex(buffer) {
@@ -110,10 +111,11 @@ self.digitlabPost = (json) => postMessage(JSON.parse(json));
 self.digitlabTakeStop = () => pendingStops.splice(0).length > 0;
 
 class StageError extends Error {
-  constructor(stage, code, message) {
+  constructor(stage, code, message, reply = {}) {
     super(message);
     this.stage = stage;
     this.code = code;
+    this.reply = reply;
   }
 }
 
@@ -157,7 +159,7 @@ async function boot(canvases, settings) {
   app = pyodide.pyimport("digitlab.web.worker").start(canvases, JSON.stringify(settings));
   const result = JSON.parse(await app.boot(dataDownloads.sprite, dataDownloads.labels,
                                            kernelDownloads));
-  if (!result.ok) throw new StageError(result.stage || "data", result.code, result.message);
+  if (!result.ok) throw new StageError(result.stage || "data", result.code, result.message, result);
   return result.value;
 }
 
@@ -175,7 +177,7 @@ self.onmessage = async (event) => {
       value.restored = await restoreModel();
       if (!bootFailed) postMessage({ type: "ready", value });
     } catch (error) {
-      failBoot(error.stage || "runtime", error.message, error.code || "RUNTIME");
+      failBoot(error.stage || "runtime", error.message, error.code || "RUNTIME", error.reply);
     }
     return;
   }

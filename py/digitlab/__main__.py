@@ -12,11 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.data.mnist import LABELS_FILE, SPRITE_FILE, MnistData
+from digitlab.errors import DigitLabError
+from digitlab.i18n import describe
 from digitlab.nn.metrics import confusion_matrix, per_class_accuracy, predicted_classes
 from digitlab.nn.optim import OPTIMIZERS, make_optimizer
 from digitlab.nn.sequential import TrainingDiverged, TrainingRun
+from digitlab.nn.training import check_config
 from digitlab.nn.weights import BadWeights, load, save
 from digitlab.nn.zoo import ZOO, build_model
+from digitlab.schema import TRAINING_DEFAULTS as DEFAULTS
 
 
 class CliError(Exception):
@@ -34,10 +38,7 @@ def load_data(directory: Path, **split) -> MnistData:
         if not (directory / name).is_file():
             raise CliError(f"data file not found: {directory / name} "
                            "(run `python build.py` to fetch it, or pass --data DIR)")
-    try:
-        return MnistData.from_dir(directory, **split)
-    except ValueError as e:
-        raise CliError(str(e)) from None
+    return MnistData.from_dir(directory, **split)
 
 
 class Progress:
@@ -78,6 +79,12 @@ def test_report(model, data: MnistData) -> dict:
 
 
 def train(args: argparse.Namespace) -> dict:
+    # The same checks and defaults as the page's train(), so both refuse a setting alike.
+    check_config({"model": args.model, "trainSize": args.train_size,
+                  "validationSize": args.validation_size, "epochs": args.epochs,
+                  "batchSize": args.batch_size, "learningRate": args.learning_rate,
+                  "learningRateDecay": args.learning_rate_decay, "optimizer": args.optimizer,
+                  "seed": args.seed})
     data = load_data(args.data, train_size=args.train_size,
                      validation_size=args.validation_size, seed=args.seed)
     model = build_model(args.model, seed=args.seed)
@@ -94,9 +101,9 @@ def train(args: argparse.Namespace) -> dict:
         with run:
             for event in run:
                 progress.update(event)
-    except TrainingDiverged as e:
-        sys.stderr.write("\n")
-        raise CliError(str(e)) from None
+    except TrainingDiverged:
+        sys.stderr.write("\n")  # its message (main) starts on a line of its own
+        raise
     seconds = time.perf_counter() - start
     if args.save:
         Path(args.save).write_bytes(save(model, model.optimizer))
@@ -121,7 +128,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     except OSError as e:
         raise CliError(f"cannot read weights file {args.weights}: {e.strerror}") from None
     except BadWeights as e:
-        raise CliError(f"{args.weights}: {e}") from None
+        raise CliError(f"{args.weights}: {describe(e, framed=False)}") from None
     report = test_report(model, load_data(args.data))
     if not args.json:
         print(f"test accuracy {report['test_accuracy']:.4f}")
@@ -134,16 +141,16 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m digitlab", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model, report test accuracy")
-    t.add_argument("--model", choices=sorted(ZOO), default="tutorial")
-    t.add_argument("--train-size", type=int, default=5500)
-    t.add_argument("--validation-size", type=int, default=1000)
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=512)
-    t.add_argument("--learning-rate", type=float, default=0.001)
-    t.add_argument("--learning-rate-decay", type=float, default=1.0,
+    t.add_argument("--model", choices=sorted(ZOO), default=DEFAULTS["model"])
+    t.add_argument("--train-size", type=int, default=DEFAULTS["trainSize"])
+    t.add_argument("--validation-size", type=int, default=DEFAULTS["validationSize"])
+    t.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    t.add_argument("--batch-size", type=int, default=DEFAULTS["batchSize"])
+    t.add_argument("--learning-rate", type=float, default=DEFAULTS["learningRate"])
+    t.add_argument("--learning-rate-decay", type=float, default=DEFAULTS["learningRateDecay"],
                    help="multiply the learning rate by this after every epoch (extension)")
-    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULTS["optimizer"])
+    t.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     t.add_argument("--data", type=Path, default=default_data_dir())
     t.add_argument("--save", metavar="FILE")
     t.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
@@ -158,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         result = train(args) if args.command == "train" else evaluate(args)
+    except DigitLabError as e:  # a bad setting, data file or weights file, or divergence
+        print(f"digitlab: error: {describe(e, framed=False)}", file=sys.stderr)
+        return 2
     except (CliError, ValueError) as e:
         print(f"digitlab: error: {e}", file=sys.stderr)
         return 2

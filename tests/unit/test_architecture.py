@@ -3,8 +3,8 @@
     web  -> viz, nn, data, backend        nn  -> backend
     data, backend, viz -> nothing of ours outside themselves
     the CLI (__main__) -> what runs under CPython: nn, data, backend, viz
-    anyone -> the top-level shared leaves (modules directly in digitlab/, such as encoding.py),
-              which import nothing of ours but each other
+    anyone -> the top-level shared leaves (modules directly in digitlab/, such as encoding.py,
+              and the i18n/ tables), which import nothing of ours but each other
     no import circles among digitlab's modules
 
 Only web/ may import the browser (`js`, `pyodide`): everything else also runs under CPython, for
@@ -22,6 +22,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "py" / "digitlab"
 BROWSER = {"js", "pyodide", "pyodide_js"}  # Pyodide's modules; they exist only in the page
 LEAF = "leaf"  # digitlab/__init__.py and the modules directly in digitlab/
+SHARED_FOLDERS = {"i18n"}  # folders of leaves: every UI string, for the page and the CLI alike
 ALLOWED = {  # layer -> the layers of ours it may import, besides the leaves
     LEAF: set(),
     "data": {"data"},
@@ -51,7 +52,9 @@ def layer(name: str) -> str:
         return "cli"
     parts = name.split(".")
     top = ".".join(parts[:2])
-    return parts[1] if len(parts) > 1 and is_package(top) else LEAF
+    if len(parts) > 1 and is_package(top) and parts[1] not in SHARED_FOLDERS:
+        return parts[1]
+    return LEAF
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,9 @@ def test_unknown_methods_and_crashes_are_internal_errors(lab: Lab, monkeypatch) 
     assert lab.call("nosuch")["code"] == "INTERNAL"
     monkeypatch.setattr(lab.controller, "call_examples", lambda args, payload: 1 / 0)
     reply = lab.call("examples")
-    assert reply == {"ok": False, "code": "INTERNAL",
-                     "message": "ZeroDivisionError: division by zero"}
+    assert (reply["ok"], reply["code"], reply["exception"]) == (False, "INTERNAL",
+                                                                "ZeroDivisionError")
+    assert "ZeroDivisionError: division by zero" in reply["message"]
 
 
 @pytest.mark.parametrize("config,field", [

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 import digitlab
+from digitlab.i18n import STRINGS, describe
 from digitlab.nn import plan
 from digitlab.nn.zoo import STRONG_SPEC, TUTORIAL_SPEC, build_model
 from digitlab.web import sources
-from digitlab.web.strings import STRINGS
 
 GIB = 2**30
 CONV5 = {"type": "conv2d", "filters": 4, "kernelSize": 5, "activation": "relu"}
@@ -41,9 +41,14 @@ def test_three_5x5_convs_with_pools_shrink_below_1x1() -> None:
     result = plan.check([CONV5, POOL, CONV5, POOL, CONV5, POOL, *OUTPUT], 512, GIB)
     assert not result["ok"]
     problem = result["problems"][0]
-    assert (problem["layer"], problem["reason"], problem["input"]) == (4, "shrinks", "4x4")
+    assert (problem["code"], problem["layer"], problem["reason"], problem["input"]) == \
+        ("BAD_MODEL", 4, "shrinks", "4x4")
+    assert (problem["layer_type"], problem["field"], problem["size"]) == \
+        ("conv2d", "kernelSize", [5, 5])
     for lang in STRINGS:
-        assert "5" in plan.describe(problem, lang) and "1x1" in plan.describe(problem, lang)
+        assert "5" in describe(problem, lang) and "1x1" in describe(problem, lang)
+    assert "layer 5" in describe(problem, "en") and "Kernel size" in describe(problem, "en")
+    assert "第 5 层" in describe(problem, "zh-CN") and "卷积核大小" in describe(problem, "zh-CN")
 
 
 def test_a_model_above_the_budget_names_its_biggest_layer() -> None:
@@ -52,26 +57,34 @@ def test_a_model_above_the_budget_names_its_biggest_layer() -> None:
     result = plan.check(spec, 512, GIB)  # nothing of that size is ever allocated here
     problem = result["problems"][0]
     assert problem["reason"] == "memory" and problem["layer"] == 2
-    assert problem["needed"] > GIB
-    assert "budget" in plan.describe(problem, "en") and "layer 3" in plan.describe(problem, "en")
+    assert problem["needed"] > GIB and problem["budget"] == GIB
+    assert problem["param_count"] == plan.estimate(spec)["params"]
+    english, chinese = describe(problem, "en", framed=False), describe(problem, "zh-CN")
+    assert "budget" in english and "layer 3" in english and "GB" in english
+    assert "第 3 层" in chinese and "预算" in chinese
     assert plan.check(spec, 512, None)["ok"], "without a budget only the structure is checked"
 
 
-@pytest.mark.parametrize("spec,reason", [
-    ([{"type": "dense", "units": 3}], "needs_flatten"),
+@pytest.mark.parametrize("spec,reason,layer", [
+    ([{"type": "dense", "units": 3}], "needs_flatten", 0),
     ([{"type": "flatten"}, CONV5, {"type": "dense", "units": 10, "activation": "softmax"}],
-     "needs_image"),
+     "needs_image", 1),
     ([CONV5, {"type": "flatten"}, {"type": "dense", "units": 3, "activation": "relu"}],
-     "last_layer"),
-    ([{"type": "conv2d", "filters": None, "kernelSize": 3}, *OUTPUT], "invalid"),
-    ("nonsense", "invalid"),
-    ([[1, 2]], "invalid"),
+     "last_layer", 2),
+    ([{"type": "conv2d", "filters": None, "kernelSize": 3}, *OUTPUT], "positive_int", 0),
+    ("nonsense", "unknown_model", None),
+    ([[1, 2]], "not_object", 0),
+    ([{"type": "conv2d", "filters": 2, "kernelSize": 3, "inputShape": 5}, *OUTPUT],
+     "input_shape", 0),
+    ([{"type": ["dense"]}, *OUTPUT], "unknown_type", 0),
 ])
-def test_spec_errors_become_structured_worded_problems(spec, reason) -> None:
+def test_spec_errors_become_structured_worded_problems(spec, reason, layer) -> None:
     result = plan.check(spec, 64, GIB)
-    assert not result["ok"] and result["problems"][0]["reason"] == reason
-    assert plan.describe(result["problems"][0], "en").startswith("model")
-    assert plan.describe(result["problems"][0], "zh-CN").startswith("模型")
+    problem = result["problems"][0]
+    assert not result["ok"] and (problem["code"], problem["reason"]) == ("BAD_MODEL", reason)
+    assert problem["layer"] == layer
+    assert describe(problem, "en", framed=False).startswith("model")
+    assert describe(problem, "zh-CN", framed=False).startswith("模型")
 
 
 @pytest.mark.parametrize("step", list(sources.STEPS))

@@ -14,6 +14,8 @@ import numpy as np
 
 from digitlab.data import png as png_decoder
 from digitlab.encoding import normalize, one_hot
+from digitlab.errors import ConfigError, DataError
+from digitlab.schema import TRAINING
 
 SPRITE_FILE = "mnist_images.png"
 LABELS_FILE = "mnist_labels_uint8"
@@ -27,37 +29,39 @@ NUM_EXAMPLES = 20
 
 
 def decode_labels(raw: bytes) -> np.ndarray:
-    """65000 x 10 one-hot uint8 bytes -> int labels [65000]; ValueError names the problem."""
+    """65000 x 10 one-hot uint8 bytes -> int labels [65000]; DataError (DATA_LABELS) names the
+    problem."""
     expected = NUM_IMAGES * NUM_CLASSES
     if len(raw) != expected:
-        raise ValueError(
-            f"{LABELS_FILE}: expected {expected} bytes ({NUM_IMAGES} x {NUM_CLASSES} one-hot), "
-            f"got {len(raw)}"
-        )
+        raise DataError("size", code="DATA_LABELS", file=LABELS_FILE, expected=expected,
+                        got=len(raw))
     table = np.frombuffer(raw, dtype=np.uint8).reshape(NUM_IMAGES, NUM_CLASSES)
     bad = np.flatnonzero((table > 1).any(axis=1) | (table.sum(axis=1, dtype=np.intp) != 1))
     if bad.size:
-        raise ValueError(
-            f"{LABELS_FILE}: row {int(bad[0])} is not one-hot (values {table[bad[0]].tolist()}); "
-            f"{bad.size} bad rows in all"
-        )
+        raise DataError("not_one_hot", code="DATA_LABELS", file=LABELS_FILE, row=int(bad[0]),
+                        values=table[bad[0]].tolist(), count=int(bad.size))
     return table.argmax(axis=1).astype(np.uint8)
 
 
 def decode_sprite(png: bytes) -> np.ndarray:
-    """The 784 x 65000 grayscale PNG -> uint8 [65000, 784]; ValueError names the problem."""
+    """The 784 x 65000 grayscale PNG -> uint8 [65000, 784]; DataError (DATA_SPRITE) names the
+    problem."""
     if not png:
-        raise ValueError(f"{SPRITE_FILE}: the file is empty")
+        raise DataError("empty", file=SPRITE_FILE)
     try:
         pixels = png_decoder.decode_gray8(png)
     except png_decoder.PngError as e:
-        raise ValueError(f"{SPRITE_FILE}: not a readable PNG image ({e})") from None
+        raise DataError("not_png", file=SPRITE_FILE, cause=e) from None
     if pixels is None:  # a PNG of another kind: Pillow reads it and names its mode
         return _decode_with_pillow(png)
     if pixels.shape != (NUM_IMAGES, IMAGE_SIZE):
-        raise ValueError(f"{SPRITE_FILE}: expected {IMAGE_SIZE} x {NUM_IMAGES} pixels "
-                         f"(width x height), got {pixels.shape[1]} x {pixels.shape[0]}")
+        raise _size_error(pixels.shape[1], pixels.shape[0])
     return pixels
+
+
+def _size_error(width: int, height: int) -> DataError:
+    return DataError("size", file=SPRITE_FILE, width=IMAGE_SIZE, height=NUM_IMAGES,
+                     got_width=width, got_height=height)
 
 
 def _decode_with_pillow(png: bytes) -> np.ndarray:
@@ -69,14 +73,11 @@ def _decode_with_pillow(png: bytes) -> np.ndarray:
         if mode == "L" and size == (IMAGE_SIZE, NUM_IMAGES):
             image.load()
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, bomb errors...
-        raise ValueError(f"{SPRITE_FILE}: not a readable PNG image ({e})") from None
+        raise DataError("not_png", file=SPRITE_FILE, cause=str(e)) from None
     if mode != "L":
-        raise ValueError(f"{SPRITE_FILE}: expected 8-bit grayscale (mode L), got mode {mode}")
+        raise DataError("mode", file=SPRITE_FILE, mode=mode)
     if size != (IMAGE_SIZE, NUM_IMAGES):
-        raise ValueError(
-            f"{SPRITE_FILE}: expected {IMAGE_SIZE} x {NUM_IMAGES} pixels "
-            f"(width x height), got {size[0]} x {size[1]}"
-        )
+        raise _size_error(size[0], size[1])
     return np.asarray(image, dtype=np.uint8).reshape(NUM_IMAGES, IMAGE_SIZE)
 
 
@@ -115,13 +116,13 @@ class MnistData:
     def split(self, train_size: int = 5500, validation_size: int = 1000, seed: int = 0) -> None:
         """Choose the training/validation sizes and the seed; resets the test batch order."""
         for field, value in (("trainSize", train_size), ("validationSize", validation_size)):
-            if not isinstance(value, int | np.integer) or value < 0:
-                raise ValueError(f"{field} must be a non-negative integer, got {value!r}")
-        if train_size < 1 or train_size + validation_size > NUM_TRAIN_PORTION:
-            raise ValueError(
-                f"trainSize ({train_size}) must be >= 1 and trainSize + validationSize "
-                f"({validation_size}) at most {NUM_TRAIN_PORTION}"
-            )
+            low, high = TRAINING[field]["min"], TRAINING[field]["max"]
+            if not isinstance(value, int | np.integer) or not low <= value <= high:
+                raise ConfigError("range", field=field, value=value, limits=[low, high])
+        if train_size + validation_size > NUM_TRAIN_PORTION:
+            raise ConfigError("total", field="trainSize", other="validationSize",
+                              value=train_size, other_value=validation_size,
+                              limits=[None, NUM_TRAIN_PORTION])
         self.train_size, self.validation_size = int(train_size), int(validation_size)
         self.seed = seed
         # Its own stream of the seed ([seed, 2]), so nothing else drawn from it moves this order.
@@ -141,14 +142,14 @@ class MnistData:
     def test_set(self, size: int = NUM_TEST) -> tuple[np.ndarray, np.ndarray]:
         """The first `size` test images in file order (rows 55000...)."""
         if not 0 <= size <= NUM_TEST:
-            raise ValueError(f"size must be between 0 and {NUM_TEST}, got {size}")
+            raise ConfigError("range", field="size", value=size, limits=[0, NUM_TEST])
         end = NUM_TRAIN_PORTION + size
         return self.images[NUM_TRAIN_PORTION:end], self.labels[NUM_TRAIN_PORTION:end]
 
     def test_image(self, i: int) -> tuple[np.ndarray, int]:
         """Test image i in file order: (uint8 [784], label)."""
         if not 0 <= i < NUM_TEST:
-            raise ValueError(f"test image index must be between 0 and {NUM_TEST - 1}, got {i}")
+            raise ConfigError("range", field="index", value=i, limits=[0, NUM_TEST - 1])
         return self.images[NUM_TRAIN_PORTION + i], int(self.labels[NUM_TRAIN_PORTION + i])
 
     def examples(self, count: int = NUM_EXAMPLES) -> tuple[np.ndarray, np.ndarray]:

@@ -14,31 +14,42 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from digitlab.errors import DigitLabError
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 200_000_000  # a header claiming more is refused before anything is inflated
 NONE, SUB, UP, AVERAGE, PAETH = range(5)
 
 
-class PngError(ValueError):
-    """The bytes are not a well-formed PNG; the message says where it breaks."""
+class PngError(DigitLabError, ValueError):
+    """The bytes are not a well-formed PNG; `reason` (png_*) and its data say where it breaks.
+
+    The only PNG we decode is the MNIST sprite, hence its code."""
+
+    code = "DATA_SPRITE"
+
+
+def _name(kind: bytes) -> str:
+    """A chunk type as text (it is four ASCII letters in a well-formed file)."""
+    return kind.decode("latin-1")
 
 
 def chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(type, body) of each chunk up to IEND, each checked against its CRC."""
     if not data.startswith(SIGNATURE):
-        raise PngError("not a PNG file (bad signature)")
+        raise PngError("png_signature")
     pos = len(SIGNATURE)
     while True:
         if pos + 8 > len(data):
-            raise PngError("truncated (no IEND chunk)")
+            raise PngError("png_truncated")
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         end = pos + 8 + length
         if end + 4 > len(data):
-            raise PngError(f"truncated inside the {kind!r} chunk")
+            raise PngError("png_truncated_chunk", chunk=_name(kind))
         body = data[pos + 8 : end]
         (crc,) = struct.unpack(">I", data[end : end + 4])
         if zlib.crc32(body, zlib.crc32(kind)) != crc:
-            raise PngError(f"CRC mismatch in the {kind!r} chunk at byte {pos}")
+            raise PngError("png_crc", chunk=_name(kind), offset=pos)
         yield kind, body
         if kind == b"IEND":
             return
@@ -52,26 +63,26 @@ def decode_gray8(data: bytes) -> np.ndarray | None:
     for kind, body in chunks(data):
         if kind == b"IHDR":
             if len(body) != 13:
-                raise PngError("IHDR chunk of the wrong size")
+                raise PngError("png_header")
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
             compressed.append(body)
     if header is None:
-        raise PngError("no IHDR chunk")
+        raise PngError("png_no_header")
     width, height, depth, color, compression, filtering, interlace = header
     if (depth, color, compression, filtering, interlace) != (8, 0, 0, 0, 0):
         return None
     if width * height > MAX_PIXELS:
-        raise PngError(f"{width} x {height} pixels is too large")
+        raise PngError("png_too_large", width=width, height=height)
     expected = height * (width + 1)  # each row: a filter byte, then the pixels
     inflater = zlib.decompressobj()
     try:
         raw = inflater.decompress(b"".join(compressed), expected + 1)
     except zlib.error as error:
-        raise PngError(f"corrupt image data ({error})") from None
+        raise PngError("png_corrupt", detail=str(error)) from None
     if len(raw) != expected or not inflater.eof:
-        raise PngError(f"image data holds {len(raw)} bytes, expected {expected} for "
-                       f"{width} x {height} pixels")
+        raise PngError("png_data_size", got=len(raw), expected=expected, width=width,
+                       height=height)
     rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, width + 1)
     image = rows[:, 1:].copy()
     unfilter(image, rows[:, 0])
@@ -81,7 +92,7 @@ def decode_gray8(data: bytes) -> np.ndarray | None:
 def unfilter(image: np.ndarray, filters: np.ndarray) -> None:
     """Undo the per-row filters in place (PNG spec section 9, one byte per pixel)."""
     if filters.size and int(filters.max()) > PAETH:
-        raise PngError(f"unknown row filter {int(filters.max())}")
+        raise PngError("png_filter", value=int(filters.max()))
     sub = np.flatnonzero(filters == SUB)  # depends only on its own row: all at once
     image[sub] = np.cumsum(image[sub], axis=1, dtype=np.uint8)
     # The others read the decoded row above, so top to bottom.

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from digitlab.encoding import NUM_CLASSES, normalize, one_hot
+from digitlab.errors import DigitLabError
 from digitlab.nn.layers import Conv2D, Layer
 from digitlab.nn.losses import cross_entropy_per_example, softmax, softmax_cross_entropy
 from digitlab.nn.optim import Adam, Optimizer
@@ -28,8 +29,12 @@ _NAME_PREFIX = {
 }
 
 
-class TrainingDiverged(ValueError):
-    """A batch produced a NaN/inf loss or weights; the model was restored to before that batch."""
+class TrainingDiverged(DigitLabError, ValueError):
+    """A batch produced a NaN/inf loss or weights; the model was restored to before that batch.
+
+    DIVERGED, with the `epoch` and `batch` (from 1) and the `learning_rate` it happened at."""
+
+    code = "DIVERGED"
 
 
 def layer_names(layers: list[Layer]) -> list[str]:
@@ -204,12 +209,12 @@ class Sequential:
         self.optimizer = optimizer
 
     def train_batch(
-        self, x: np.ndarray, y_onehot: np.ndarray, where: str = ""
+        self, x: np.ndarray, y_onehot: np.ndarray, where: tuple[int, int] | None = None
     ) -> tuple[float, float]:
         """One optimiser step on a normalised batch; returns the batch's (loss, accuracy).
 
         On a non-finite loss or weights, restores weights and optimiser state and raises
-        TrainingDiverged.
+        TrainingDiverged, naming `where` (epoch, batch), when given.
         """
         optimizer = self.optimizer if self.optimizer is not None else Adam()
         self.optimizer = optimizer
@@ -225,11 +230,9 @@ class Sequential:
                 finite = all(np.isfinite(p).all() for p in self.parameters().values())
         if not finite:
             before.restore(self)
-            raise TrainingDiverged(
-                f"training diverged at {where or 'this batch'}: the loss or weights became "
-                f"NaN/infinite (learning rate {optimizer.learning_rate:g}); weights were restored "
-                "to before that batch - try a lower learning rate"
-            )
+            epoch, batch = where or (None, None)
+            raise TrainingDiverged("diverged", epoch=epoch, batch=batch,
+                                   learning_rate=float(optimizer.learning_rate))
         acc = float((logits.argmax(axis=1) == y_onehot.argmax(axis=1)).mean())
         return loss, acc
 
@@ -265,8 +268,7 @@ class Sequential:
                 index = order[batch * batch_size : (batch + 1) * batch_size]
                 xb = self._images(x[index])
                 yb = one_hot(labels[index], dtype=xb.dtype)
-                where = f"epoch {epoch + 1}, batch {batch + 1}"
-                loss, acc = self.train_batch(xb, yb, where)
+                loss, acc = self.train_batch(xb, yb, (epoch + 1, batch + 1))
                 loss_sum += loss * len(index)
                 acc_sum += acc * len(index)
                 yield {"kind": "batch", "epoch": epoch, "epochs": epochs, "batch": batch,

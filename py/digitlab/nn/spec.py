@@ -1,6 +1,9 @@
 """Model specs: the layer-list JSON (tfjs layer names and config keys) -> unbuilt layers.
 
-`parse_spec` validates every entry before anything is allocated; SpecError names the layer.
+The layer config is the schema, as in Keras: every field is checked against
+`digitlab.schema.LAYERS` (its kind, default, choices and limits), so the builder, the page and
+this parser agree on what a layer may hold. `parse_spec` validates every entry before anything
+is allocated; a SpecError (BAD_MODEL) carries the layer index, its type, the field and a reason.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from digitlab.errors import DigitLabError
 from digitlab.nn.layers import (
     Conv2D,
     Dense,
@@ -18,134 +22,124 @@ from digitlab.nn.layers import (
     pair,
     window_geometry,
 )
+from digitlab.schema import INPUT_SHAPE, LAYERS, NUM_CLASSES, OUTPUT_LAYER, ZOO_MODELS
 
-INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
-
-_KEYS = {
-    "conv2d": {"type", "filters", "kernelSize", "strides", "padding", "activation",
-               "inputShape", "kernelInitializer", "name"},
-    "maxPooling2d": {"type", "poolSize", "strides", "padding", "name"},
-    "flatten": {"type", "name"},
-    "dense": {"type", "units", "activation", "kernelInitializer", "name"},
-    "dropout": {"type", "rate", "name"},
-}  # fmt: skip
+__all__ = ["INPUT_SHAPE", "NUM_CLASSES", "SpecError", "parse_spec"]
 
 
-class SpecError(ValueError):
-    """A model spec that cannot be built; the message names the layer index and field."""
+class SpecError(DigitLabError, ValueError):
+    """A model spec that cannot be built (BAD_MODEL): `layer`, `type`, `field` say where."""
+
+    code = "BAD_MODEL"
 
 
-def _positive_pair(layer: dict, index: int, field: str, default: Any) -> tuple[int, int]:
-    value = layer.get(field, default)
-    ok = isinstance(value, int) and not isinstance(value, bool)
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_size(value: Any) -> bool:
     if isinstance(value, list | tuple):
-        ok = len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    if not ok or min(pair(value)) < 1:
-        raise SpecError(f"layer {index} ({layer['type']}): {field} must be a positive integer "
-                        f"or [h, w], got {value!r}")  # fmt: skip
-    return pair(value)
+        return len(value) == 2 and all(_is_int(v) for v in value)
+    return _is_int(value)
 
 
-def _choice(layer: dict, index: int, field: str, default: Any, allowed: tuple) -> Any:
-    value = layer.get(field, default)
-    if value not in allowed:
-        options = ", ".join(repr(a) for a in allowed if a is not None)
-        raise SpecError(f"layer {index} ({layer['type']}): {field} must be one of {options}, "
-                        f"got {value!r}")  # fmt: skip
+def _field(layer: dict, index: int, kind: str, name: str, rules: dict, resolved: dict) -> Any:
+    """One field of a layer, checked against its rules; absent fields take their default."""
+    if name not in layer and not rules.get("required"):
+        if "defaultFrom" in rules:
+            return resolved[rules["defaultFrom"]]
+        default = rules.get("default")
+        return pair(default) if rules["kind"] == "size" else default
+    value = layer.get(name)
+    where = {"layer": index, "layer_type": kind, "field": name, "value": value}
+    check = rules["kind"]
+    if check == "int" and not (_is_int(value) and value >= rules["min"]):
+        raise SpecError("positive_int", **where)
+    if check == "size":
+        if not (_is_size(value) and min(pair(value)) >= rules["min"]):
+            raise SpecError("positive_size", **where)
+        return pair(value)
+    if check == "choice" and value not in rules["choices"] \
+            and not (value is None and rules.get("nullable")):
+        raise SpecError("choice", choices=rules["choices"], **where)
+    if check == "rate":
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (number and rules["min"] <= value < rules["exclusiveMax"]):
+            raise SpecError("rate", limits=[rules["min"], rules["exclusiveMax"]], **where)
+        return float(value)
+    if check == "shape" and not (isinstance(value, list | tuple)
+                                 and list(value) in rules["choices"]):
+        raise SpecError("input_shape", **where)
     return value
 
 
-def _positive_int(layer: dict, index: int, field: str) -> int:
-    value = layer.get(field)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise SpecError(f"layer {index} ({layer['type']}): {field} must be a positive integer, "
-                        f"got {value!r}")  # fmt: skip
-    return value
-
-
-def _check_keys(layer: Any, index: int) -> str:
+def _config(layer: Any, index: int) -> tuple[str, dict]:
+    """(type, every field of the schema with its checked or default value)."""
     if not isinstance(layer, dict):
-        raise SpecError(f"layer {index}: must be an object with a 'type', got {layer!r}")
+        raise SpecError("not_object", layer=index, value=layer)
     kind = layer.get("type")
-    if kind not in _KEYS:
-        raise SpecError(f"layer {index}: unknown type {kind!r} (known: {', '.join(_KEYS)})")
-    unknown = sorted(set(layer) - _KEYS[kind])
+    if not isinstance(kind, str) or kind not in LAYERS:
+        raise SpecError("unknown_type", layer=index, value=kind, choices=list(LAYERS))
+    fields = LAYERS[kind]["fields"]
+    unknown = sorted(set(layer) - set(fields) - {"type"})
     if unknown:
-        raise SpecError(f"layer {index} ({kind}): unknown key {unknown[0]!r}")
-    if layer.get("kernelInitializer", "varianceScaling") != "varianceScaling":
-        raise SpecError(f"layer {index} ({kind}): kernelInitializer must be 'varianceScaling'")
-    if "inputShape" in layer and list(layer["inputShape"]) != list(INPUT_SHAPE):
-        raise SpecError(f"layer {index} ({kind}): inputShape must be [28, 28, 1]")
-    return kind
+        raise SpecError("unknown_field", layer=index, layer_type=kind, field=unknown[0])
+    resolved: dict[str, Any] = {}
+    for name, rules in fields.items():
+        resolved[name] = _field(layer, index, kind, name, rules, resolved)
+    return kind, resolved
 
 
-def _check_window(layer: dict, index: int, shape: tuple, size_field: str, size, strides, padding):
+def _check_window(kind: str, index: int, shape: tuple, size_field: str, size: tuple,
+                  strides: tuple, padding: str) -> None:
     if len(shape) != 3:
-        raise SpecError(f"layer {index} ({layer['type']}): needs an image input, but the input "
-                        f"is already flat {list(shape)}")  # fmt: skip
+        raise SpecError("needs_image", layer=index, layer_type=kind, shape=list(shape))
     for axis in (0, 1):
         if window_geometry(shape[axis], size[axis], strides[axis], padding)[0] < 1:
-            raise SpecError(f"layer {index} ({layer['type']}): {size_field} {list(size)} is "
-                            f"larger than its {shape[0]}x{shape[1]} input "
-                            "(output below 1x1)")  # fmt: skip
+            raise SpecError("shrinks", layer=index, layer_type=kind, field=size_field,
+                            size=list(size), input=f"{shape[0]}x{shape[1]}")
 
 
-def _layer_from_spec(layer: dict, index: int, shape: tuple) -> Layer:
+def _layer_from_spec(layer: Any, index: int, shape: tuple) -> Layer:
     """One validated spec entry -> an unbuilt Layer for an input of `shape`."""
-    kind = _check_keys(layer, index)
+    kind, c = _config(layer, index)
     if kind == "conv2d":
-        filters = _positive_int(layer, index, "filters")
-        size = _positive_pair(layer, index, "kernelSize", None)
-        strides = _positive_pair(layer, index, "strides", 1)
-        padding = _choice(layer, index, "padding", "valid", ("valid", "same"))
-        activation = _choice(layer, index, "activation", "linear", ("relu", "linear", None))
-        _check_window(layer, index, shape, "kernelSize", size, strides, padding)
-        return Conv2D(filters, size, strides, padding, activation, needs_input_grad=index > 0)
+        _check_window(kind, index, shape, "kernelSize", c["kernelSize"], c["strides"],
+                      c["padding"])
+        return Conv2D(c["filters"], c["kernelSize"], c["strides"], c["padding"],
+                      c["activation"], needs_input_grad=index > 0)
     if kind == "maxPooling2d":
-        size = _positive_pair(layer, index, "poolSize", 2)
-        strides = _positive_pair(layer, index, "strides", size)
-        padding = _choice(layer, index, "padding", "valid", ("valid", "same"))
-        _check_window(layer, index, shape, "poolSize", size, strides, padding)
-        return MaxPool2D(size, strides, padding)
+        _check_window(kind, index, shape, "poolSize", c["poolSize"], c["strides"], c["padding"])
+        return MaxPool2D(c["poolSize"], c["strides"], c["padding"])
     if kind == "flatten":
         return Flatten()
     if kind == "dense":
         if len(shape) != 1:
-            raise SpecError(f"layer {index} (dense): needs a flat input; add a flatten layer "
-                            f"before it (input is {list(shape)})")  # fmt: skip
-        units = _positive_int(layer, index, "units")
-        activation = _choice(layer, index, "activation", "linear",
-                             ("relu", "softmax", "linear", None))  # fmt: skip
-        return Dense(units, activation)
-    rate = layer.get("rate")
-    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate < 1:
-        raise SpecError(f"layer {index} (dropout): rate must be a number in [0, 1), got {rate!r}")
-    return Dropout(float(rate))
+            raise SpecError("needs_flatten", layer=index, layer_type=kind, shape=list(shape))
+        return Dense(c["units"], c["activation"])
+    return Dropout(c["rate"])
 
 
 def _check_output(layers: list[Layer], spec: list) -> None:
-    last = layers[-1] if layers else None
+    last = layers[-1]
     if not isinstance(last, Dense) or last.units != NUM_CLASSES or last.activation != "softmax":
-        index = len(spec) - 1
-        raise SpecError(f"layer {index}: the last layer must be "
-                        '{"type": "dense", "units": 10, "activation": "softmax"}')  # fmt: skip
+        raise SpecError("last_layer", layer=len(spec) - 1, expected=OUTPUT_LAYER)
     for index, layer in enumerate(layers[:-1]):
         if isinstance(layer, Dense) and layer.activation == "softmax":
-            raise SpecError(f"layer {index} (dense): softmax is only allowed on the last layer")
+            raise SpecError("softmax_last", layer=index, layer_type="dense")
 
 
 def parse_spec(spec: str | list) -> list[Layer]:
     """Validate a layer list (or its JSON) and return unbuilt layers; SpecError names the layer."""
     if isinstance(spec, str) and not spec.lstrip().startswith("["):
-        raise SpecError(f"unknown model {spec!r}: use 'tutorial', 'strong' or a layer list")
+        raise SpecError("unknown_model", value=spec, choices=list(ZOO_MODELS))
     if isinstance(spec, str):
         try:
             spec = json.loads(spec)
         except json.JSONDecodeError as e:
-            raise SpecError(f"model spec is not valid JSON: {e}") from None
+            raise SpecError("json", line=e.lineno, column=e.colno) from None
     if not isinstance(spec, list) or not spec:
-        raise SpecError("model must be 'tutorial', 'strong' or a non-empty list of layers")
+        raise SpecError("not_list", value=spec)
     layers, shape = [], INPUT_SHAPE
     for index, entry in enumerate(spec):
         layer = _layer_from_spec(entry, index, shape)

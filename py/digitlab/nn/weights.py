@@ -14,8 +14,10 @@ import zipfile
 
 import numpy as np
 
+from digitlab.errors import DigitLabError
 from digitlab.nn.optim import OPTIMIZERS, Optimizer, optimizer_from_state
 from digitlab.nn.sequential import Sequential
+from digitlab.nn.spec import SpecError
 from digitlab.nn.zoo import ZOO, build_model
 
 FORMAT_VERSION = 1
@@ -26,8 +28,10 @@ _SLOTS = {"adam": ("m", "v"), "sgd": ("velocity",)}
 _META = {"format_version", "model_spec", "model_name"}
 
 
-class BadWeights(ValueError):
-    """A weights file that cannot be loaded; the message says which part is wrong."""
+class BadWeights(DigitLabError, ValueError):
+    """A weights file that cannot be loaded (BAD_WEIGHTS); `reason` and `key` say which part."""
+
+    code = "BAD_WEIGHTS"
 
 
 def save(model: Sequential, optimizer: Optimizer | None = None) -> bytes:
@@ -60,7 +64,7 @@ def load(data: bytes | bytearray | memoryview) -> tuple[Sequential, Optimizer | 
     optimizer = _optimizer_from(arrays, params)
     extra = sorted(set(arrays) - _META - set(params) - _optimizer_keys(arrays))
     if extra:
-        raise BadWeights(f"weights file: unexpected array {extra[0]!r} (not in the model)")
+        raise BadWeights("unexpected", key=extra[0])
     model.set_parameters(params)
     if optimizer is not None:
         model.compile(optimizer)
@@ -79,18 +83,19 @@ def load_into(model: Sequential, data: bytes | bytearray | memoryview) -> None:
 
 def _read_arrays(data: bytes) -> dict[str, np.ndarray]:
     if not data:
-        raise BadWeights("weights file is empty")
+        raise BadWeights("empty")
     if len(data) > MAX_BYTES:
-        raise BadWeights(f"weights file is {len(data) / 2**20:.1f} MB; the limit is 50 MB")
+        raise BadWeights("too_large", size_mb=round(len(data) / 2**20, 1),
+                         limit_mb=MAX_BYTES // 2**20)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise BadWeights("weights file is not a .npz (zip) archive") from None
+        raise BadWeights("not_zip") from None
     if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-        raise BadWeights("weights file unpacks to more than 200 MB")
+        raise BadWeights("unpacks_too_large", limit_mb=MAX_UNPACKED_BYTES // 2**20)
     if not members or any(not m.filename.endswith(".npy") for m in members):
-        raise BadWeights("weights file is a zip archive but not a .npz of arrays")
+        raise BadWeights("not_npz")
     arrays, key = {}, None
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
@@ -98,10 +103,10 @@ def _read_arrays(data: bytes) -> dict[str, np.ndarray]:
                 arrays[key] = npz[key]
     except ValueError as e:
         if "pickle" in str(e).lower() or "object" in str(e).lower():
-            raise BadWeights(f"weights file holds pickled objects ({key!r}); refused") from None
-        raise BadWeights(f"weights file: array {key!r} is unreadable ({e})") from None
+            raise BadWeights("pickled", key=key) from None
+        raise BadWeights("unreadable", key=key, detail=str(e)) from None
     except Exception as e:
-        raise BadWeights(f"weights file: array {key!r} is unreadable ({e})") from None
+        raise BadWeights("unreadable", key=key, detail=str(e)) from None
     return arrays
 
 
@@ -109,22 +114,27 @@ def _scalar(arrays: dict, key: str, kind: str):
     """A 0-d array of the given numpy kind ('i' int, 'f' float, 'U' str) as a Python value."""
     value = arrays.get(key)
     if value is None:
-        raise BadWeights(f"weights file: missing {key!r}")
+        raise BadWeights("missing", key=key)
     kinds = {"i": "iu", "f": "fiu", "U": "U"}[kind]
     if value.shape != () or value.dtype.kind not in kinds:
-        raise BadWeights(f"weights file: {key!r} has the wrong type ({value.dtype}{value.shape})")
+        raise BadWeights("wrong_type", key=key, dtype=str(value.dtype), shape=list(value.shape))
     return value.item()
 
 
 def _model_from(arrays: dict) -> Sequential:
     version = _scalar(arrays, "format_version", "i")
     if version != FORMAT_VERSION:
-        raise BadWeights(f"weights file: unknown format_version {version} (expected 1)")
+        raise BadWeights("version", value=version, expected=FORMAT_VERSION)
+    text = _scalar(arrays, "model_spec", "U")
     try:
-        spec = json.loads(_scalar(arrays, "model_spec", "U"))
+        spec = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BadWeights("bad_spec", cause=SpecError("json", line=e.lineno, column=e.colno)) \
+            from None
+    try:
         model = build_model(spec)
-    except ValueError as e:  # JSON and spec errors
-        raise BadWeights(f"weights file: bad model_spec: {e}") from None
+    except SpecError as e:
+        raise BadWeights("bad_spec", cause=e) from None
     name = _scalar(arrays, "model_name", "U") if "model_name" in arrays else "custom"
     model.name = name if name in ZOO else "custom"
     return model
@@ -133,14 +143,13 @@ def _model_from(arrays: dict) -> Sequential:
 def _checked_array(arrays: dict, key: str, shape: tuple) -> np.ndarray:
     value = arrays.get(key)
     if value is None:
-        raise BadWeights(f"weights file: missing array {key!r}")
+        raise BadWeights("missing", key=key)
     if value.dtype.kind != "f":
-        raise BadWeights(f"weights file: {key!r} has dtype {value.dtype}, expected float32")
+        raise BadWeights("dtype", key=key, dtype=str(value.dtype))
     if value.shape != shape:
-        raise BadWeights(f"weights file: {key!r} has shape {list(value.shape)}, "
-                         f"expected {list(shape)}")  # fmt: skip
+        raise BadWeights("shape", key=key, shape=list(value.shape), expected=list(shape))
     if not np.isfinite(value).all():
-        raise BadWeights(f"weights file: {key!r} contains NaN or infinite values")
+        raise BadWeights("not_finite", key=key)
     return value.astype(np.float32)
 
 
@@ -158,11 +167,11 @@ def _optimizer_from(arrays: dict, params: dict[str, np.ndarray]) -> Optimizer | 
         return None
     kind = _scalar(arrays, OPTIMIZER_PREFIX + "type", "U")
     if kind not in OPTIMIZERS:
-        raise BadWeights(f"weights file: unknown optimizer type {kind!r}")
+        raise BadWeights("unknown_optimizer", value=kind)
     lr = _scalar(arrays, OPTIMIZER_PREFIX + "learning_rate", "f")
     step = _scalar(arrays, OPTIMIZER_PREFIX + "step", "i")
     if not (np.isfinite(lr) and lr > 0) or step < 0:
-        raise BadWeights("weights file: optimizer learning_rate/step out of range")
+        raise BadWeights("optimizer_range")
     state = {"type": kind, "learning_rate": lr, "step": step, "slots": {}}
     meta = {OPTIMIZER_PREFIX + k for k in ("type", "learning_rate", "step", "momentum")}
     if OPTIMIZER_PREFIX + "momentum" in arrays:
@@ -171,6 +180,6 @@ def _optimizer_from(arrays: dict, params: dict[str, np.ndarray]) -> Optimizer | 
         slot_key = key[len(OPTIMIZER_PREFIX) :]
         param_key, _, slot = slot_key.rpartition("/")
         if param_key not in params or slot not in _SLOTS[kind]:
-            raise BadWeights(f"weights file: unexpected optimizer array {key!r}")
+            raise BadWeights("unexpected", key=key)
         state["slots"][slot_key] = _checked_array(arrays, key, params[param_key].shape)
     return optimizer_from_state(state)

@@ -10,6 +10,7 @@ import numpy as np
 from digitlab.nn.layers import Dropout
 from digitlab.nn.sequential import Sequential
 from digitlab.nn.spec import INPUT_SHAPE, parse_spec
+from digitlab.schema import TRAINING_DEFAULTS
 
 # The codelab's CNN (tfjs "Handwritten digit recognition with CNNs"): 5994 parameters.
 TUTORIAL_SPEC: list[dict[str, Any]] = [
@@ -43,9 +44,10 @@ ZOO: dict[str, list[dict[str, Any]]] = {"tutorial": TUTORIAL_SPEC, "strong": STR
 
 # Recommended training configuration per zoo model (the page's train() config keys, plus
 # learningRateDecay: the learning rate is multiplied by it after every epoch).
+# The tutorial's is the codelab's, which are train()'s defaults.
 RECOMMENDED_TRAINING: dict[str, dict[str, Any]] = {
-    "tutorial": {"trainSize": 5500, "validationSize": 1000, "epochs": 10, "batchSize": 512,
-                 "learningRate": 0.001, "optimizer": "adam"},
+    "tutorial": {key: TRAINING_DEFAULTS[key] for key in ("trainSize", "validationSize", "epochs",
+                                                         "batchSize", "learningRate", "optimizer")},
     "strong": {"trainSize": 54000, "validationSize": 1000, "epochs": 3, "batchSize": 64,
                "learningRate": 0.003, "learningRateDecay": 0.3, "optimizer": "adam"},
 }  # fmt: skip

@@ -24,33 +24,22 @@ from digitlab import backend
 from digitlab.backend import wasm
 from digitlab.data.mnist import NUM_TEST, MnistData
 from digitlab.data.preprocess import mnist_preprocess
+from digitlab.errors import ConfigError, DigitLabError, error
+from digitlab.i18n import describe
 from digitlab.nn import metrics, plan, weights
 from digitlab.nn.optim import make_optimizer
 from digitlab.nn.sequential import Sequential, TrainingDiverged, TrainingRun, summarize
 from digitlab.nn.spec import INPUT_SHAPE, SpecError, parse_spec
-from digitlab.nn.weights import BadWeights
+from digitlab.nn.training import check_config, model_error
 from digitlab.nn.zoo import ZOO, build_model
+from digitlab.schema import TRAINING_DEFAULTS
 from digitlab.web import sources, views
 from digitlab.web.canvas import CanvasSet
 
-DEFAULT_CONFIG: dict[str, Any] = {
-    "model": "tutorial", "trainSize": 5500, "validationSize": 1000, "epochs": 10,
-    "batchSize": 512, "learningRate": 0.001, "optimizer": "adam", "seed": 0, "continue": False,
-    "learningRateDecay": 1.0,  # an extension: the rate is multiplied by it after each epoch
-}  # fmt: skip
 CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
 # What may run while a model trains (the page's own guard rejects the rest first): reading
 # memory, for the leak tests. Anything else would see, or change, a model mid-batch.
 CALLS_WHILE_TRAINING = frozenset({"memory", "simdInfo"})
-
-
-class AppError(Exception):
-    """An error the page shows in its banner: a stable `code` plus a message naming the cause."""
-
-    def __init__(self, code: str, message: str, stage: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.stage = stage
 
 
 class Outgoing:
@@ -72,65 +61,25 @@ class Download:
 Post = Callable[[dict], None]
 
 
-# ---------------------------------------------------------------- config checking
-
-def _integer(config: dict, field: str, low: int, high: int) -> int:
-    value = config[field]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise AppError("BAD_CONFIG", f"{field} must be a number, got {value!r}")
-    if value != int(value) or not low <= value <= high:
-        raise AppError("BAD_CONFIG", f"{field} must be a whole number from {low} to {high}, "
-                                     f"got {value!r}")
-    return int(value)
-
-
-def check_config(raw: dict) -> dict:
-    """The train() config with defaults filled in; BAD_CONFIG names the first bad field."""
-    if not isinstance(raw, dict):
-        raise AppError("BAD_CONFIG", "config must be an object")
-    unknown = sorted(set(raw) - set(DEFAULT_CONFIG))
-    if unknown:
-        raise AppError("BAD_CONFIG", f"unknown config field {unknown[0]!r}")
-    config = {**DEFAULT_CONFIG, **raw}
-    config["trainSize"] = _integer(config, "trainSize", 1, 55000)
-    config["validationSize"] = _integer(config, "validationSize", 0, 54999)
-    if config["trainSize"] + config["validationSize"] > 55000:
-        raise AppError("BAD_CONFIG", f"trainSize + validationSize must be at most 55000, got "
-                                     f"{config['trainSize']} + {config['validationSize']}")
-    config["epochs"] = _integer(config, "epochs", 1, 1000)
-    config["batchSize"] = _integer(config, "batchSize", 1, 8192)
-    config["seed"] = _integer(config, "seed", 0, 2**32 - 1)
-    rate = config["learningRate"]
-    # No upper bound: a huge rate is a legitimate experiment, and divergence is caught.
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) \
-            or rate <= 0:
-        raise AppError("BAD_CONFIG", f"learningRate must be a finite number above 0, "
-                                     f"got {rate!r}")
-    decay = config["learningRateDecay"]
-    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay <= 1:
-        raise AppError("BAD_CONFIG", f"learningRateDecay must be a number above 0 and at most 1, "
-                                     f"got {decay!r}")
-    if config["optimizer"] not in ("adam", "sgd"):
-        raise AppError("BAD_CONFIG", f"optimizer must be 'adam' or 'sgd', got "
-                                     f"{config['optimizer']!r}")
-    if not isinstance(config["continue"], bool):
-        raise AppError("BAD_CONFIG", f"continue must be true or false, got {config['continue']!r}")
-    return config
+def failure(problem: DigitLabError, lang: str, **extra: Any) -> dict:
+    """A refused call's reply: the error's data, and its message in the page's language."""
+    data = {**problem.to_dict(), **extra}
+    return {"ok": False, **data, "message": describe(data, lang)}
 
 
 def model_from(spec: Any, seed: int = 0) -> Sequential:
     try:
         return build_model(spec, seed=seed)
-    except (SpecError, ValueError, TypeError) as error:
-        raise AppError("BAD_CONFIG", f"model: {error}") from None
+    except SpecError as problem:
+        raise model_error(problem.to_dict()) from None
 
 
 def summary_of(spec: Any) -> dict:
     """The summary table of a zoo name or layer list, from shapes alone (nothing allocated)."""
     try:
         layers = parse_spec(ZOO.get(spec, spec) if isinstance(spec, str) else spec)
-    except (SpecError, ValueError, TypeError) as error:
-        raise AppError("BAD_CONFIG", f"model: {error}") from None
+    except SpecError as problem:
+        raise model_error(problem.to_dict()) from None
     return summarize(layers, INPUT_SHAPE)
 
 
@@ -167,21 +116,17 @@ class Controller:
         try:
             sprite = await bytes_of(sprite_download, "mnist_images.png", "DATA_SPRITE")
             labels = await bytes_of(labels_download, "mnist_labels_uint8", "DATA_LABELS")
-            try:
-                self.data = MnistData.from_bytes(sprite, labels)
-            except ValueError as error:
-                code = "DATA_LABELS" if "mnist_labels_uint8" in str(error) else "DATA_SPRITE"
-                raise AppError(code, str(error), "data") from None
+            self.data = MnistData.from_bytes(sprite, labels)  # DataError: DATA_SPRITE/LABELS
             await self.load_kernels(kernel_downloads)
             self.draw_data_step()
             summary = self.call_summary({"model": "tutorial"}, None)
             return {"ok": True, "value": {"examples": self.examples(), "summary": summary}}
-        except AppError as error:
-            return {"ok": False, "code": error.code, "stage": error.stage, "message": str(error)}
-        except Exception as error:
+        except DigitLabError as problem:
+            return failure(problem, self.lang, stage="data")
+        except Exception as exception:
             traceback.print_exc()
-            return {"ok": False, "code": "RUNTIME", "stage": "data",
-                    "message": f"{type(error).__name__}: {error}"}
+            return failure(error("RUNTIME", "exception", exception=type(exception).__name__,
+                                 detail=str(exception)), self.lang, stage="data")
 
     async def load_kernels(self, downloads: dict[str, Awaitable[Download]] | None) -> None:
         """Make the WebAssembly SIMD kernels the backend, before any training can start, so a
@@ -211,10 +156,11 @@ class Controller:
         return wasm.verify(int(args.get("cases", 2000)), int(args.get("seed", 0)))
 
     def call_setGemmBackend(self, args: dict, payload: Any) -> dict:
-        try:
-            backend.set_backend(str(args.get("name")))
-        except ValueError as error:
-            raise AppError("BAD_CONFIG", str(error)) from None
+        name = args.get("name")
+        if name not in backend.backends():
+            raise ConfigError("choice", field="backend", value=name,
+                              choices=sorted(backend.backends()))
+        backend.set_backend(name)
         return wasm.info()
 
     def examples(self) -> list[dict]:
@@ -237,9 +183,9 @@ class Controller:
         handler = getattr(self, f"call_{method}", None)
         try:
             if handler is None:
-                raise AppError("INTERNAL", f"unknown method {method!r}")
+                raise error("INTERNAL", "unknown_method", value=method)
             if self.training and method not in CALLS_WHILE_TRAINING:
-                raise AppError("BUSY", "a model is training")
+                raise error("BUSY", "training")
             value = handler(args or {}, payload)
             if hasattr(value, "__await__"):
                 value = await value
@@ -248,12 +194,12 @@ class Controller:
                 token, self.next_token = self.next_token, self.next_token + 1
                 self.outgoing[token], value = value.data, None
             return {"ok": True, "value": json_safe(value), "bytes": token}
-        except AppError as error:
-            return {"ok": False, "code": error.code, "message": str(error)}
-        except Exception as error:
+        except DigitLabError as problem:
+            return failure(problem, self.lang)
+        except Exception as exception:
             traceback.print_exc()
-            return {"ok": False, "code": "INTERNAL",
-                    "message": f"{type(error).__name__}: {error}"}
+            return failure(error("INTERNAL", "exception", exception=type(exception).__name__,
+                                 detail=str(exception)), self.lang)
 
     def take_bytes(self, token: int) -> bytes:
         """The bytes the call with this token produced (a weights file)."""
@@ -307,14 +253,14 @@ class Controller:
     def plan_for(self, spec: Any, batch_size: int | None) -> dict:
         result = plan.check(spec, batch_size, self.memory_budget())
         for problem in result["problems"]:
-            problem["message"] = plan.describe(problem, self.lang)
+            problem["message"] = describe(problem, self.lang, framed=False)
         return result
 
     def check_plan(self, spec: Any, batch_size: int | None) -> None:
-        """BAD_CONFIG in the page's language, naming the layer, before anything is allocated."""
-        result = self.plan_for(spec, batch_size)
+        """BAD_CONFIG naming the model's layer and problem, before anything is allocated."""
+        result = plan.check(spec, batch_size, self.memory_budget())
         if not result["ok"]:
-            raise AppError("BAD_CONFIG", result["problems"][0]["message"])
+            raise model_error(result["problems"][0])
 
     def call_plan(self, args: dict, payload: Any) -> dict:
         """The builder's live check: {ok, problems, estimate, budget, summary (when ok)}.
@@ -323,7 +269,7 @@ class Controller:
         """
         batch_size = args.get("batchSize")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            batch_size = DEFAULT_CONFIG["batchSize"]
+            batch_size = TRAINING_DEFAULTS["batchSize"]
         spec = args.get("model", "tutorial")
         result = self.plan_for(spec, batch_size)
         result["budget"] = self.memory_budget()
@@ -336,8 +282,7 @@ class Controller:
         """The Python a step of the page runs, read from the loaded package (sources.py)."""
         step = args.get("step")
         if step not in sources.STEPS:
-            raise AppError("BAD_CONFIG", f"step must be one of {', '.join(sources.STEPS)}, "
-                                         f"got {step!r}")
+            raise ConfigError("choice", field="step", value=step, choices=list(sources.STEPS))
         return sources.step_sources(step)
 
     # ------------------------------------------------------------ 3. train
@@ -368,16 +313,13 @@ class Controller:
                 await self.yield_now()  # lets the worker receive a Stop
                 if self.take_stop():
                     break
-        except TrainingDiverged as error:
+        except TrainingDiverged as diverged:
             # The engine restored the weights of the batch before; those can already be huge,
             # so go back to the last point known to be good.
             good = run.last_good
             good.restore(self.model)
-            where = "from the start of this run" if good.epoch == 0 else \
-                f"from the end of epoch {good.epoch}"
-            cause = str(error).split(";")[0]
-            raise AppError("DIVERGED", f"{cause}; the weights {where} were restored - "
-                                       "try a lower learning rate") from None
+            raise error("DIVERGED", "restored_epoch" if good.epoch else "restored_start",
+                        restored_epoch=good.epoch, **diverged.params) from None
         finally:
             self.training = False
             run.close()
@@ -401,14 +343,13 @@ class Controller:
 
     def require_model(self) -> Sequential:
         if self.model is None:
-            raise AppError("NO_MODEL", "train a model or load a weights file first")
+            raise error("NO_MODEL", "no_model")
         return self.model
 
     def call_evaluate(self, args: dict, payload: Any) -> dict:
         size = args.get("size", NUM_TEST)
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= NUM_TEST:
-            raise AppError("BAD_CONFIG", f"size must be a whole number from 1 to {NUM_TEST}, "
-                                         f"got {size!r}")
+            raise ConfigError("range", field="size", value=size, limits=[1, NUM_TEST])
         self.require_model()
         self.draw_evaluation(size)
         result = self.evaluation
@@ -438,15 +379,14 @@ class Controller:
     def call_predict(self, args: dict, payload: Any) -> list[float]:
         pixels = np.asarray(args.get("pixels", []), dtype=np.float32)
         if pixels.shape != (784,) or not np.isfinite(pixels).all():
-            raise AppError("BAD_CONFIG", "pixels must be 784 finite numbers in [0, 1]")
+            raise ConfigError("pixels", field="pixels")
         model = self.require_model()
         return [float(p) for p in model.predict(np.clip(pixels, 0, 1).reshape(1, 784))[0]]
 
     def call_testImage(self, args: dict, payload: Any) -> dict:
         index = args.get("index")
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < NUM_TEST:
-            raise AppError("BAD_CONFIG", f"index must be a whole number from 0 to "
-                                         f"{NUM_TEST - 1}, got {index!r}")
+            raise ConfigError("range", field="index", value=index, limits=[0, NUM_TEST - 1])
         image, label = self.data.test_image(index)
         return {"pixels": [float(v) for v in image.astype(np.float32) / 255.0], "label": label}
 
@@ -457,7 +397,7 @@ class Controller:
         width, height = int(args.get("width", 0)), int(args.get("height", 0))
         alpha = np.frombuffer(payload, dtype=np.uint8) if payload else np.empty(0, np.uint8)
         if width < 1 or height < 1 or alpha.size != width * height:
-            raise AppError("BAD_CONFIG", "the pad snapshot does not match its size")
+            raise ConfigError("pad_size")
         self.pad_image = mnist_preprocess(alpha.reshape(height, width) / np.float32(255))
         return self.draw_pad_views()
 
@@ -484,8 +424,7 @@ class Controller:
         index = args.get("index")
         if index is not None and (isinstance(index, bool) or not isinstance(index, int)
                                   or not 0 <= index < NUM_TEST):
-            raise AppError("BAD_CONFIG", f"index must be a whole number from 0 to "
-                                         f"{NUM_TEST - 1}, got {index!r}")
+            raise ConfigError("range", field="index", value=index, limits=[0, NUM_TEST - 1])
         self.inspected = index
         self.require_model()
         self.draw_pad_views()
@@ -500,10 +439,7 @@ class Controller:
     def call_loadWeights(self, args: dict, payload: Any) -> dict:
         data = payload if payload is not None else b""
         model = self.model or model_from("tutorial")
-        try:
-            weights.load_into(model, data)
-        except BadWeights as error:
-            raise AppError("BAD_WEIGHTS", str(error)) from None
+        weights.load_into(model, data)  # BadWeights (BAD_WEIGHTS) leaves the model unchanged
         self.model, self.evaluation = model, None
         self.draw_pad_views()
         return model.summary()
@@ -524,8 +460,8 @@ async def bytes_of(download: Awaitable[Download], file_name: str, code: str) -> 
     """Await a download the worker started and return its bytes."""
     try:
         result = await download
-    except Exception as error:  # a dropped connection rejects the fetch
-        raise AppError(code, f"{file_name}: the download failed ({error})", "data") from None
+    except Exception as exception:  # a dropped connection rejects the fetch
+        raise error(code, "download", file=file_name, detail=str(exception)) from None
     if not result.ok:
-        raise AppError(code, f"{file_name}: HTTP {result.status}", "data")
+        raise error(code, "http", file=file_name, status=result.status)
     return result.data

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from digitlab.i18n import text
 from digitlab.viz import charts
 from digitlab.viz import images as draw
-from digitlab.web.strings import text
 
 EXAMPLE_COLS = 10
 LABEL_H = 16
@@ -62,12 +62,12 @@ def draw_class_balance(canvases: Any, data: Any, lang: str) -> None:
     def panel(counts: np.ndarray, title_key: str) -> Callable:
         return lambda ctx, w, h: charts.bar_chart(
             ctx, w, h, digits, [int(v) for v in counts],
-            f"{text(lang, 'class_balance_title')}: {text(lang, title_key)}", canvases.theme,
+            f"{text(lang, 'canvas.class_balance_title')}: {text(lang, title_key)}", canvases.theme,
             value_format="d", y_range=None)
 
-    _two_panels(canvases, "class-balance", panel(train, "training_images"),
-                panel(test, "test_images"))
-    alt("class-balance", text(lang, "class_balance_alt",
+    _two_panels(canvases, "class-balance", panel(train, "canvas.training_images"),
+                panel(test, "canvas.test_images"))
+    alt("class-balance", text(lang, "canvas.class_balance_alt",
                               train=", ".join(f"{d}: {v}" for d, v in enumerate(train)),
                               test=", ".join(f"{d}: {v}" for d, v in enumerate(test))))
 
@@ -99,10 +99,10 @@ class ProgressMeter:
             "loss": event["loss"], "acc": event["acc"],
         }
         if event["kind"] == "batch":
-            message["alt"] = {"batch": text(lang, "batch_alt", batch=len(history["batches"]),
+            message["alt"] = {"batch": text(lang, "canvas.batch_alt", batch=len(history["batches"]),
                                             loss=fmt(event["loss"]), acc=fmt(event["acc"]))}
         else:
-            message["alt"] = {"epoch": text(lang, "epoch_alt", epoch=event["epoch"] + 1,
+            message["alt"] = {"epoch": text(lang, "canvas.epoch_alt", epoch=event["epoch"] + 1,
                                             loss=fmt(event["loss"]), acc=fmt(event["acc"]),
                                             val_loss=fmt(event["val_loss"]),
                                             val_acc=fmt(event["val_acc"]))}
@@ -127,38 +127,40 @@ def draw_training(canvases: Any, history: dict, lang: str) -> None:
     xs = np.arange(1, len(batches) + 1)
     losses = np.array([b["loss"] for b in batches], dtype=np.float64)
     accs = np.array([b["acc"] for b in batches], dtype=np.float64)
-    batch_axis = text(lang, "batch_axis")
+    batch_axis = text(lang, "canvas.batch_axis")
     canvases.ctx("chart-batch", 480, 400)
     _two_panels(
         canvases, "chart-batch",
         lambda ctx, w, h: charts.line_chart(
-            ctx, w, h, [charts.Series(text(lang, "loss"), xs, losses)],
-            text(lang, "batch_loss_title"), batch_axis, text(lang, "loss"), theme,
+            ctx, w, h, [charts.Series(text(lang, "canvas.loss"), xs, losses)],
+            text(lang, "canvas.batch_loss_title"), batch_axis, text(lang, "canvas.loss"), theme,
             x_counts=True),
         lambda ctx, w, h: charts.line_chart(
-            ctx, w, h, [charts.Series(text(lang, "accuracy"), xs, accs,
+            ctx, w, h, [charts.Series(text(lang, "canvas.accuracy"), xs, accs,
                                       color=theme.series_color(2))],
-            text(lang, "batch_acc_title"), batch_axis, text(lang, "accuracy"), theme,
+            text(lang, "canvas.batch_acc_title"), batch_axis, text(lang, "canvas.accuracy"), theme,
             y_range=(0.0, 1.0), x_counts=True),
     )
     epochs = np.arange(1, len(history["loss"]) + 1)
 
     def series(train_key: str, val_key: str) -> list[charts.Series]:
         val = [np.nan if v is None else v for v in history[val_key]]
-        return [charts.Series(text(lang, "train"), epochs, np.array(history[train_key], float)),
-                charts.Series(text(lang, "validation"), epochs, np.array(val, float),
+        return [charts.Series(text(lang, "canvas.train"), epochs,
+                              np.array(history[train_key], float)),
+                charts.Series(text(lang, "canvas.validation"), epochs, np.array(val, float),
                               dashed=True)]
 
-    epoch_axis = text(lang, "epoch_axis")
+    epoch_axis = text(lang, "canvas.epoch_axis")
     canvases.ctx("chart-epoch", 480, 400)
     _two_panels(
         canvases, "chart-epoch",
         lambda ctx, w, h: charts.line_chart(
-            ctx, w, h, series("loss", "val_loss"), text(lang, "epoch_loss_title"), epoch_axis,
-            text(lang, "loss"), theme, x_range=(1, max(2, len(epochs))), x_counts=True),
+            ctx, w, h, series("loss", "val_loss"), text(lang, "canvas.epoch_loss_title"),
+            epoch_axis, text(lang, "canvas.loss"), theme, x_range=(1, max(2, len(epochs))),
+            x_counts=True),
         lambda ctx, w, h: charts.line_chart(
-            ctx, w, h, series("acc", "val_acc"), text(lang, "epoch_acc_title"), epoch_axis,
-            text(lang, "accuracy"), theme, y_range=(0.0, 1.0),
+            ctx, w, h, series("acc", "val_acc"), text(lang, "canvas.epoch_acc_title"), epoch_axis,
+            text(lang, "canvas.accuracy"), theme, y_range=(0.0, 1.0),
             x_range=(1, max(2, len(epochs))), x_counts=True),
     )
 
@@ -171,16 +173,16 @@ def draw_evaluation(canvases: Any, images: np.ndarray, labels: np.ndarray, evalu
     per_class = evaluation["perClass"]
     ctx = canvases.ctx("per-class", 480, 240)
     charts.bar_chart(ctx, 480, 240, [str(d) for d in range(10)], per_class,
-                     text(lang, "per_class_title"), theme, value_format=".1%")
-    alt("per-class", text(lang, "per_class_alt", items=", ".join(
+                     text(lang, "canvas.per_class_title"), theme, value_format=".1%")
+    alt("per-class", text(lang, "canvas.per_class_alt", items=", ".join(
         f"{d}: {v:.1%} ({c})" for d, (v, c) in enumerate(
             zip(per_class, evaluation["counts"], strict=True)))))
 
     ctx = canvases.ctx("confusion", 420, 420)
     charts.confusion_chart(ctx, 420, 420, evaluation["confusion"], theme,
-                           text(lang, "true_label"), text(lang, "predicted_label"),
-                           text(lang, "confusion_title"))
-    alt("confusion", text(lang, "confusion_alt", rows="; ".join(
+                           text(lang, "canvas.true_label"), text(lang, "canvas.predicted_label"),
+                           text(lang, "canvas.confusion_title"))
+    alt("confusion", text(lang, "canvas.confusion_alt", rows="; ".join(
         f"{d}: " + " ".join(str(v) for v in row)
         for d, row in enumerate(evaluation["confusion"]))))
 
@@ -226,8 +228,8 @@ def draw_pad_probabilities(canvases: Any, probabilities: list[float] | None, lan
     best = int(np.argmax(values)) if probabilities else None
     ctx = canvases.ctx("pad-probs", 360, 220)
     charts.bar_chart(ctx, 360, 220, [str(d) for d in range(10)], values,
-                     text(lang, "probs_title"), canvases.theme, highlight_index=best)
-    alt("pad-probs", text(lang, "probs_alt", items=", ".join(
+                     text(lang, "canvas.probs_title"), canvases.theme, highlight_index=best)
+    alt("pad-probs", text(lang, "canvas.probs_alt", items=", ".join(
         f"{d}: {v:.0%}" for d, v in enumerate(values))))
 
 
@@ -240,7 +242,7 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str)
         rgba = draw.filters_grid(kernels, cols=kernels.shape[-1], scale=6, background=background)
         ctx = canvases.ctx("filters", max(rgba.shape[1], 200), rgba.shape[0] + 24)
         charts.clear(ctx, max(rgba.shape[1], 200), rgba.shape[0] + 24, theme)
-        charts.draw_text(ctx, text(lang, "filters_title"), 2, 2, theme.foreground,
+        charts.draw_text(ctx, text(lang, "canvas.filters_title"), 2, 2, theme.foreground,
                          theme.font(bold=True), "left", "top")
         canvases.put_image("filters", rgba, 0, 22)
     conv_maps = [m for m in model.feature_maps(image) if m["type"].lower().startswith("conv")]
@@ -252,7 +254,7 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str)
     charts.clear(ctx, width, height, theme)
     y = 0
     for info, panel in zip(conv_maps, panels, strict=True):
-        charts.draw_text(ctx, text(lang, "maps_title", layer=info["name"]), 2, y + 2,
+        charts.draw_text(ctx, text(lang, "canvas.maps_title", layer=info["name"]), 2, y + 2,
                          theme.foreground, theme.font(bold=True), "left", "top")
         canvases.put_image("feature-maps", panel, 0, y + 20)
         y += panel.shape[0] + 22
