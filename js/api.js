@@ -48,7 +48,7 @@ async function runEvaluation(options) {
 function asBytes(data) {
   if (data instanceof Uint8Array) return new Uint8Array(data); // a copy: the original stays usable
   if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
-  throw codedError("BAD_WEIGHTS", t("error.BAD_WEIGHTS", { detail: "expected a Uint8Array or ArrayBuffer" }));
+  throw codedError("BAD_WEIGHTS", t("error.BAD_WEIGHTS", { detail: t("error.BAD_WEIGHTS.not_bytes") }), { reason: "not_bytes" });
 }
 
 export const digitlab = {

@@ -9,6 +9,7 @@ import { setupPad } from "./pad.js";
 import { callWorker, on, python, state } from "./rpc.js";
 import { readSharedConfig, shareUrl } from "./share.js";
 import { loadSources, renderSources } from "./source.js";
+import { SCHEMA } from "./schema.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -228,9 +229,7 @@ async function copyLink() {
 
 function restoreSharedConfig(config) {
   if (!config) return;
-  const fields = { trainSize: "train-size", validationSize: "validation-size", epochs: "epochs",
-    batchSize: "batch-size", learningRate: "learning-rate" };
-  for (const [key, id] of Object.entries(fields)) if (key in config) $(id).value = String(config[key]);
+  for (const [key, id] of Object.entries(FORM_FIELDS)) if (key in config) $(id).value = String(config[key]);
   if (config.optimizer) $("optimizer").value = config.optimizer;
   if (Array.isArray(config.model)) {
     $("model-select").value = "custom";
@@ -302,6 +301,22 @@ function wireControls() {
   });
 }
 
+// The training form's inputs, by config field: their limits and starting values are the schema's.
+const FORM_FIELDS = { trainSize: "train-size", validationSize: "validation-size", epochs: "epochs",
+  batchSize: "batch-size", learningRate: "learning-rate" };
+
+function applyTrainingSchema() {
+  for (const [name, id] of Object.entries(FORM_FIELDS)) {
+    const field = SCHEMA.training.fields[name];
+    const input = $(id);
+    if ("min" in field) input.min = String(field.min);
+    else if ("exclusiveMin" in field) input.min = String(field.exclusiveMin);
+    if ("max" in field) input.max = String(field.max);
+    input.value = String(field.default);
+  }
+  $("optimizer").value = SCHEMA.training.defaults.optimizer;
+}
+
 /** Set the page up from its link (language, form, model), wire every control, disable the
  *  ones that need Python until it has booted. */
 export function setupControls() {
@@ -320,6 +335,7 @@ export function setupControls() {
   $("lang").value = chooseLanguage(shared?.lang);
   applyTranslations();
   builder = createBuilder($("builder"), schedulePlan);
+  applyTrainingSchema();
   restoreSharedConfig(shared);
   wireControls();
   setControlsEnabled(false);

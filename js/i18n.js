@@ -7,8 +7,6 @@ import { SCHEMA, STRINGS } from "./schema.js";
 export { STRINGS };
 
 // Keys main.js still uses under their old names (until it moves to the new ones).
-const RENAMED = { "error.NOT_READY": "error.RUNTIME.not_ready" };
-
 const STORAGE_KEY = "digitlab.lang";
 let current = SCHEMA.defaultLanguage;
 
@@ -33,8 +31,7 @@ export function messageFor(reply) {
 }
 
 export function t(key, params = {}) {
-  const resolved = RENAMED[key] ?? key;
-  const template = STRINGS[current][resolved] ?? STRINGS[SCHEMA.defaultLanguage][resolved] ?? key;
+  const template = STRINGS[current][key] ?? STRINGS[SCHEMA.defaultLanguage][key] ?? key;
   return template.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
 }
 

@@ -1,18 +1,14 @@
 // The worker and the messages to and from it: start and restart, boot progress, calls into
 // Python with ids and their settling. The page's phase lives here because it decides which
-// calls are refused (BUSY while training, NOT_READY before boot). What the page does with a
+// calls are refused (BUSY while training, RUNTIME before boot). What the page does with a
 // message beyond that (the banner, the controls) is left to the hooks in `on`, which
 // ./controls.js fills in: this module imports none of the page's own modules.
 import { memoryBudget } from "./budget.js";
 import { formatNumber, messageFor, t } from "./i18n.js";
+import { SCHEMA } from "./schema.js";
 
 const $ = (id) => document.getElementById(id);
 
-// Canvases Python draws on (their control is transferred to the worker).
-const WORKER_CANVASES = [
-  "examples", "class-balance", "chart-batch", "chart-epoch", "per-class", "confusion",
-  "misclassified", "predictions", "pad-probs", "filters", "feature-maps",
-];
 
 /** The phase and training position digitlab.state() reports. */
 export const state = { phase: "booting", epoch: 0, batch: 0 };
@@ -32,9 +28,14 @@ let nextCallId = 1;
 const pendingCalls = new Map();
 let readyResolvers = null;
 
-export function codedError(code, message) {
+// The data an error carries besides its words, so a caller can act on it (and a page word it).
+const ERROR_DATA = ["reason", "field", "layer", "limits", "value", "cause", "stage"];
+
+/** An Error with a stable `code`, plus the fields of `data` that describe it. */
+export function codedError(code, message, data = {}) {
   const error = new Error(message);
   error.code = code;
+  for (const key of ERROR_DATA) if (data[key] !== undefined && data[key] !== null) error[key] = data[key];
   return error;
 }
 
@@ -117,7 +118,7 @@ export function startWorker() {
   worker.onmessage = (event) => onWorkerMessage(event.data);
   worker.onerror = (event) => failBoot({ stage: "runtime", code: "RUNTIME", message: event.message || "worker failed to start" });
   const canvases = {};
-  for (const id of WORKER_CANVASES) {
+  for (const id of SCHEMA.canvases) { // Python draws on these: their control goes to it
     const canvas = freshCanvas(id);
     canvases[id] = canvas.transferControlToOffscreen();
     canvas.dataset.transferred = "1";
@@ -141,8 +142,7 @@ function uiSettings() {
 function failBoot(reply) {
   state.phase = "error";
   document.querySelector(`.boot-stages li[data-stage="${reply.stage}"]`)?.classList.add("failed");
-  const error = codedError(reply.code, messageFor(reply));
-  error.stage = reply.stage;
+  const error = codedError(reply.code, messageFor(reply), reply);
   on.alert(error.message, { retry: true });
   readyResolvers?.reject(error);
   readyResolvers = null;
@@ -186,7 +186,7 @@ function setAltText(message) {
 export function callWorker(method, args, bytes) {
   if (state.phase === "training") return Promise.reject(codedError("BUSY", t("error.BUSY")));
   if (state.phase === "booting" || state.phase === "error" || !worker) {
-    return Promise.reject(codedError("RUNTIME", t("error.NOT_READY")));
+    return Promise.reject(codedError("RUNTIME", t("error.RUNTIME.not_ready"), { reason: "not_ready" }));
   }
   const id = nextCallId++;
   return new Promise((resolve, reject) => {
@@ -207,7 +207,7 @@ function settleCall(reply) {
   pendingCalls.delete(reply.id);
   if (reply.ok) pending.resolve(reply.bytes ?? reply.value);
   else {
-    const error = codedError(reply.code, messageFor(reply));
+    const error = codedError(reply.code, messageFor(reply), reply);
     on.alert(error.message);
     pending.reject(error);
   }

@@ -4,11 +4,11 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import png_bytes, row_ids, synthetic_labels
 
 from digitlab.data import png
 from digitlab.data.mnist import MnistData, decode_labels
 from digitlab.encoding import normalize, one_hot
+from tests.unit.conftest import png_bytes, row_ids, synthetic_labels
 
 
 def rows_of(images: np.ndarray) -> np.ndarray:
