@@ -136,7 +136,7 @@ def ensure_pyodide_core() -> None:
     package_json = NODE_PYODIDE / "package.json"
     if package_json.exists() and json.loads(package_json.read_text())["version"] == PYODIDE_VERSION:
         return
-    print(f"installing pyodide@{PYODIDE_VERSION} with npm ci ...", flush=True)
+    print(f"installing pyodide@{PYODIDE_VERSION} with npm ci ...", file=sys.stderr, flush=True)
     run_tool(["npm", "ci", "--no-audit", "--no-fund"], f"install pyodide@{PYODIDE_VERSION}")
 
 
@@ -147,7 +147,7 @@ def pip_download(requirement: str) -> Path:
     version = requirement.split("==")[1]
     wheels = sorted(target.glob(f"{name}-{version}-*.whl"))
     if not wheels:
-        print(f"downloading {requirement} with pip ...", flush=True)
+        print(f"downloading {requirement} with pip ...", file=sys.stderr, flush=True)
         run_tool([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
                   "-d", str(target), requirement], f"download {requirement}")
         wheels = sorted(target.glob(f"{name}-{version}-*.whl"))
@@ -367,7 +367,9 @@ def build() -> None:
     wheels = fetch_wheels(lock)
     data_files = fetch_mnist()
     assemble(wheels, data_files, lock)
-    print(f"built {SITE.relative_to(ROOT)}/ ({site_size() / 1e6:.1f} MB)", flush=True)
+    # Progress goes to stderr, so `serve`'s first stdout line is its URL even after a rebuild.
+    print(f"built {SITE.relative_to(ROOT)}/ ({site_size() / 1e6:.1f} MB)", file=sys.stderr,
+          flush=True)
 
 
 def is_stale() -> bool:
@@ -386,7 +388,9 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         self.send_header("Content-Security-Policy", CSP)
         self.send_header("X-Content-Type-Options", "nosniff")
+        # Cross-origin isolated, as the page will be on any host that sets these two.
         self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
         # Hashed names never change content; the rest is revalidated each time.
         hashed = re.search(r"\.[0-9a-f]{12}\.(js|css)$", self.path.split("?")[0])
         self.send_header("Cache-Control", "max-age=31536000, immutable" if hashed else "no-cache")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import subprocess
+import sys
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -101,3 +105,24 @@ def test_module_rewriting_follows_imports(tmp_path: Path, monkeypatch: pytest.Mo
     names = build.write_hashed_modules(tmp_path / "out", {})
     root_text = (tmp_path / "out" / names["root.js"]).read_text()
     assert f'"./{names["leaf.js"]}"' in root_text
+
+
+def test_serve_prints_its_url_first_even_when_it_rebuilds() -> None:
+    # A stale stamp makes serve rebuild (from the download cache: no network) before serving;
+    # the rebuild's progress must not push the URL off the first stdout line.
+    stamp = build.SITE / ".build-stamp"
+    stamp.write_text("stale")
+    server = subprocess.Popen([sys.executable, "build.py", "serve", "--port", "0"],
+                              cwd=build.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        first = server.stdout.readline().strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", first), first
+        with urllib.request.urlopen(first) as response:
+            assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+            assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=30)
+    assert "built site/" in errors  # it did rebuild, and said so on stderr
+    assert stamp.read_text() == build.inputs_fingerprint()
