@@ -14,6 +14,7 @@ from digitlab.viz.charts import (
     downsample_minmax,
     format_count,
     format_number,
+    format_percent,
     line_chart,
     nice_range,
     nice_ticks,
@@ -185,6 +186,13 @@ def test_format_number_is_compact():
     assert format_number(float("nan")) == "–"
 
 
+def test_format_percent_has_the_decimals_the_step_needs():
+    assert format_percent(0.2, 0.2) == "20%" and format_percent(1.0, 0.2) == "100%"
+    assert format_percent(0.0, 0.2) == "0%"
+    assert format_percent(0.25, 0.05) == "25%" and format_percent(0.05, 0.005) == "5.0%"
+    assert format_percent(0.968) == "96.8%" and format_percent(math.nan) == "–"
+
+
 # ------------------------------------------------------------------------------- line chart
 
 
@@ -308,6 +316,29 @@ def test_bar_chart_highlights_and_formats_values():
     assert tuple(highlight_px) == _rgb(LIGHT.highlight)
     other_px = ctx.pixels[int(plot.y + plot.h) - 1, int(plot.x + slot * 1.5)]
     assert tuple(other_px) != _rgb(LIGHT.highlight)
+
+
+def _y_tick_labels(ctx: FakeContext, plot) -> list[str]:
+    """The right-aligned texts drawn left of the plot: the y axis's tick labels, top first."""
+    ticks = [c for c in ctx.named("fillText") if c[5] == "right" and c[2] < plot.x]
+    return [c[1] for c in sorted(ticks, key=lambda c: c[3])]
+
+
+def test_bar_chart_with_a_percent_format_labels_its_axis_in_percent():
+    ctx = FakeContext(480, 240)
+    per_class = [0.968, 0.409, 0.133, 0.836, 0.026, 0.021, 0.724, 0.632, 0.028, 0.821]
+    plot = bar_chart(ctx, 480, 240, [str(i) for i in range(10)], per_class, "Accuracy", LIGHT,
+                     ".1%")
+    assert "96.8%" in ctx.texts()  # the values above the bars
+    assert _y_tick_labels(ctx, plot) == ["100%", "80%", "60%", "40%", "20%", "0%"]
+
+
+def test_bar_chart_axis_keeps_numbers_for_other_formats():
+    ctx = FakeContext(400, 200)
+    plot = bar_chart(ctx, 400, 200, ["a", "b"], [5400, 6100], "", LIGHT, "d", y_range=None)
+    labels = _y_tick_labels(ctx, plot)
+    assert labels and not any("%" in label for label in labels)
+    assert labels[-1] == "0" and labels[0].endswith("k")  # compact counts, as before
 
 
 def test_bar_chart_fits_counts_and_skips_non_finite():

@@ -173,6 +173,22 @@ def format_count(value: float) -> str:
     return format_number(value)
 
 
+def format_percent(value: float, step: float | None = None) -> str:
+    """A fraction as a percentage with as many decimals as the tick step needs: 0.2 -> '20%'."""
+    if not math.isfinite(value):
+        return "–"
+    return _format_plain(value * 100, step * 100 if step else None) + "%"
+
+
+def tick_format(value_format: ValueFormat) -> Callable[[float, float | None], str]:
+    """How an axis labels its ticks next to values shown with ``value_format``: percentages
+    for a percent format (an axis of 0-1 under bars that say 96.8% reads as a different unit),
+    compact numbers otherwise."""
+    if isinstance(value_format, str) and value_format.endswith("%"):
+        return format_percent
+    return format_number
+
+
 def apply_format(value_format: ValueFormat, value: float) -> str:
     """``value_format`` is a callable or a format spec such as ``'.0%'`` or ``',d'``."""
     if not math.isfinite(value):
@@ -345,8 +361,8 @@ class _Scale:
 # ---------------------------------------------------------------------------------------------
 
 
-def _draw_y_axis(ctx: Any, plot: Rect, y_scale: _Scale, ticks: list[float], theme: Theme
-                 ) -> None:
+def _draw_y_axis(ctx: Any, plot: Rect, y_scale: _Scale, ticks: list[float], theme: Theme,
+                 label: Callable[[float, float | None], str] = format_number) -> None:
     step = ticks[1] - ticks[0] if len(ticks) > 1 else None
     ctx.strokeStyle = theme.grid
     ctx.lineWidth = 1
@@ -357,7 +373,7 @@ def _draw_y_axis(ctx: Any, plot: Rect, y_scale: _Scale, ticks: list[float], them
         ctx.lineTo(plot.x + plot.w, py)
     ctx.stroke()
     for t in ticks:
-        draw_text(ctx, format_number(t, step), plot.x - 6, float(y_scale(t)), theme.muted,
+        draw_text(ctx, label(t, step), plot.x - 6, float(y_scale(t)), theme.muted,
                   theme.font(), "right", "middle")
 
 
@@ -502,6 +518,7 @@ def bar_chart(
 ) -> Rect:
     """Vertical bars with the category labels under them and the formatted value above.
 
+    The y axis's ticks follow ``value_format``: percentages for a percent format.
     ``y_range=None`` fits the axis to the data (e.g. class counts). ``highlight_index`` draws
     that bar in the theme's highlight colour (the predicted digit on the pad).
     """
@@ -512,7 +529,8 @@ def bar_chart(
     plot = Rect(44, top, max(1.0, width - 44 - 10), max(1.0, height - top - 24))
     y_lo, y_hi = _bar_range(vals, y_range)
     y_scale = _Scale(y_lo, y_hi, plot.y + plot.h, plot.y)
-    _draw_y_axis(ctx, plot, y_scale, nice_ticks(y_lo, y_hi, _max_ticks(plot.h, 28)), theme)
+    _draw_y_axis(ctx, plot, y_scale, nice_ticks(y_lo, y_hi, _max_ticks(plot.h, 28)), theme,
+                 tick_format(value_format))
 
     n = max(1, len(labels))
     slot = plot.w / n
