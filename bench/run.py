@@ -271,6 +271,8 @@ def run_digitlab(browser: Browser, url: str, plan: Plan) -> EngineResult:
         frames = page.evaluate(STOP_FRAME_GAPS)
         evaluated = page.evaluate(TIMED_EVALUATE, plan.test_size)
         memory = page.evaluate("() => window.digitlab.memory()")
+        # Which compute path ran: a slower machine and a missing SIMD path look alike in seconds.
+        simd = page.evaluate("() => window.digitlab.simdInfo()")
         # A returning visitor: same context, so the HTTP cache (and V8's code cache) is warm.
         page.reload()
         page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)",
@@ -293,6 +295,7 @@ def run_digitlab(browser: Browser, url: str, plan: Plan) -> EngineResult:
         "frames": frames["frames"],
         "peak_wasm_heap_bytes": memory.get("wasmHeapBytes"),
         "memory_after": memory,
+        "compute": simd,
         "history": trained["history"],
     }
     return result
@@ -408,7 +411,8 @@ def speedups(results: list[EngineResult]) -> dict[str, float]:
 
 def table(results: list[EngineResult], plan: Plan) -> str:
     config = plan.config
-    lines = [f"config: trainSize {config['trainSize']}, validationSize {config['validationSize']},"
+    lines = [f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
+             f"config: trainSize {config['trainSize']}, validationSize {config['validationSize']},"
              f" epochs {config['epochs']}, batchSize {config['batchSize']}, adam lr "
              f"{config['learningRate']}; test on {plan.test_size} images", ""]
     header = (f"{'engine':<12} {'s/epoch':>8} {'train s':>8} {'images/s':>9} {'test acc':>9} "
@@ -439,7 +443,11 @@ def page_lines(results: list[EngineResult]) -> list[str]:
         f = r.figures
         if r.engine == "digitlab" and not r.error:
             heap = f["peak_wasm_heap_bytes"]
+            compute = f.get("compute") or {}
             lines += ["", "DigitLab page:",
+                      f"  compute backend {compute.get('backend')} (SIMD variant "
+                      f"{compute.get('variant')})"
+                      + (f", refused: {compute['errors']}" if compute.get("errors") else ""),
                       f"  time to ready: {f['ready_seconds']:.1f} s in a fresh context (first "
                       f"visit), {f['ready_on_reload_seconds']:.1f} s on a reload (warm cache)",
                       f"  evaluate() of the test images, with metrics and drawing "
@@ -463,6 +471,17 @@ def page_lines(results: list[EngineResult]) -> list[str]:
     return lines
 
 
+def cpu_model() -> str:
+    """The processor's name (Linux), so a result says which machine it came from."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def environment() -> dict[str, Any]:
     def output(command: list[str]) -> str:
         try:
@@ -478,6 +497,7 @@ def environment() -> dict[str, Any]:
         "chromium": output([CHROMIUM, "--version"]),
         "chromium_flags": CHROMIUM_FLAGS,
         "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
         # Jobs outside the timing lock also use the cores; a high load means noisy timings.
         "load_average_1_5_15_min": os.getloadavg(),
         "machine": platform.platform(),
