@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from digitlab.web.canvas import CanvasSet
@@ -61,7 +61,7 @@ class Lab:
         return self.stops.pop(0) if self.stops else False
 
     def call(self, method: str, args: dict | None = None, payload: bytes | None = None) -> dict:
-        return asyncio.run(self.controller.call(method, args, payload))
+        return run(self.controller.call(method, args, payload))
 
 
 class ready:  # noqa: N801 - reads as a call: ready(download)
@@ -76,6 +76,20 @@ class ready:  # noqa: N801 - reads as a call: ready(download)
         return self.value
 
 
+def run(coroutine: Coroutine) -> Any:
+    """Run a controller coroutine to its end. The fakes never wait on anything, so it finishes
+    without an event loop; not asyncio.run, which refuses to start while another loop runs in
+    this thread (Playwright's sync API keeps one running through the end-to-end tests)."""
+    try:
+        while True:
+            suspended_on = coroutine.send(None)
+            if suspended_on is not None:  # an asyncio future: the fakes promise none
+                coroutine.close()
+                raise RuntimeError(f"the controller waited on {suspended_on!r}")
+    except StopIteration as done:
+        return done.value
+
+
 def boot(lab: Lab, sprite: bytes, labels: bytes) -> dict:
-    return asyncio.run(lab.controller.boot(ready(Download(True, 200, sprite)),
+    return run(lab.controller.boot(ready(Download(True, 200, sprite)),
                                            ready(Download(True, 200, labels))))

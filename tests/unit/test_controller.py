@@ -4,7 +4,6 @@ without Chromium."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import pkgutil
 from typing import Any
@@ -17,7 +16,7 @@ from digitlab.nn.zoo import STRONG_SPEC, build_model
 from digitlab.web import controller as controller_module
 from digitlab.web.controller import Download, summary_of
 from tests.unit.conftest import synthetic_labels
-from tests.unit.fakes import Lab, boot, ready
+from tests.unit.fakes import Lab, boot, ready, run
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def test_boot_failures_name_the_file_and_the_stage(synthetic_sprite: bytes) -> N
     result = boot(Lab(), synthetic_sprite, b"\x01" * 10)
     assert (result["ok"], result["code"], result["stage"]) == (False, "DATA_LABELS", "data")
     assert "mnist_labels_uint8" in result["message"]
-    missing = asyncio.run(Lab().controller.boot(ready(Download(False, 404, None)),
+    missing = run(Lab().controller.boot(ready(Download(False, 404, None)),
                                                 ready(Download(True, 200, synthetic_labels()))))
     assert missing["code"] == "DATA_SPRITE" and "HTTP 404" in missing["message"]
 
