@@ -174,8 +174,11 @@ async function onModelChoice(previous) {
 
 // ---------------------------------------------------------------- language and sharing
 
+// Python words the canvases and their alt texts: it switches too, and draws every canvas that
+// shows something again, in any phase (while training or evaluating the call waits for the
+// worker's next pause). Only a Python that has not booted yet is left out: onReady catches up.
 function tellPythonTheLanguage() {
-  if (state.phase !== "ready") return;
+  if (state.phase === "booting" || state.phase === "error") return;
   const lang = language();
   quietly(callWorker("setLanguage", { lang }).then(() => {
     python.lang = lang;

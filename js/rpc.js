@@ -182,9 +182,14 @@ function setAltText(message) {
 
 // ---------------------------------------------------------------- calls into Python
 
+// A language switch only paints, so it may reach Python while a model trains.
+const CALLS_WHILE_TRAINING = new Set(["setLanguage"]);
+
 /** Call `App.call_<method>` in the worker; rejects at once while training or not booted. */
 export function callWorker(method, args, bytes) {
-  if (state.phase === "training") return Promise.reject(codedError("BUSY", t("error.BUSY")));
+  if (state.phase === "training" && !CALLS_WHILE_TRAINING.has(method)) {
+    return Promise.reject(codedError("BUSY", t("error.BUSY")));
+  }
   if (state.phase === "booting" || state.phase === "error" || !worker) {
     return Promise.reject(codedError("RUNTIME", t("error.RUNTIME.not_ready"), { reason: "not_ready" }));
   }

@@ -235,4 +235,14 @@ STRINGS: dict[str, str] = {
     "error.BUSY": "DigitLab is busy training; stop it first or wait until it ends.",
     "error.BUSY.training": "a model is training",
     "error.UNSUPPORTED": "This browser lacks {feature}, which DigitLab needs. Please use a current Chrome, Edge, Firefox or Safari.",
+
+    # the chart texts of every canvas
+    "canvas.no_batches_alt": "No batch trained yet.",
+    "canvas.no_epochs_alt": "No epoch finished yet.",
+    "canvas.misclassified_alt": "The first {shown} of the {wrong} test digits it got wrong, each as true digit → predicted digit: {items}.",
+    "canvas.misclassified_none_alt": "It got all {count} test digits right.",
+    "canvas.predictions_alt": "The first {count} test digits, each as true digit: the network's three best guesses: {items}.",
+    "canvas.filters_alt": "The {count} filters of the first convolution layer, {size} pixels each.",
+    "canvas.maps_alt": "Feature maps for the image shown: {layers}.",
+    "canvas.maps_layer_alt": "convolution layer {n}, {count} maps of {size} pixels",
 }

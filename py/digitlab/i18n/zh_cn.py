@@ -233,4 +233,14 @@ STRINGS: dict[str, str] = {
     "error.BUSY": "DigitLab 正在训练，请先停止或等待训练结束。",
     "error.BUSY.training": "模型正在训练",
     "error.UNSUPPORTED": "此浏览器缺少 DigitLab 所需的 {feature}。请使用新版的 Chrome、Edge、Firefox 或 Safari。",
+
+    # the chart texts of every canvas
+    "canvas.no_batches_alt": "还没有训练任何一批。",
+    "canvas.no_epochs_alt": "还没有完成任何一轮。",
+    "canvas.misclassified_alt": "它认错的 {wrong} 个测试数字中的前 {shown} 个，每个写作“真实数字 → 预测数字”：{items}。",
+    "canvas.misclassified_none_alt": "{count} 个测试数字全部认对了。",
+    "canvas.predictions_alt": "前 {count} 个测试数字，每个写作“真实数字：网络最有把握的三个猜测”：{items}。",
+    "canvas.filters_alt": "第一个卷积层的 {count} 个滤波器，每个 {size} 像素。",
+    "canvas.maps_alt": "所示图片的特征图：{layers}。",
+    "canvas.maps_layer_alt": "第 {n} 个卷积层，{count} 张 {size} 像素的特征图",
 }
