@@ -4,7 +4,7 @@
 // hooks of ./rpc.js, which this module fills in.
 import { digitlab, page, start } from "./api.js";
 import { createBuilder } from "./builder.js";
-import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, t } from "./i18n.js";
+import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, showText, t } from "./i18n.js";
 import { setupPad } from "./pad.js";
 import { callWorker, on, python, state } from "./rpc.js";
 import { readSharedConfig, shareUrl } from "./share.js";
@@ -24,7 +24,7 @@ function quietly(promise) {
 // ---------------------------------------------------------------- the alert banner
 
 function showAlert(message, { retry = false } = {}) {
-  $("alert-text").textContent = message; // text, never markup: messages may quote user files
+  showText($("alert-text"), message); // text and <code>, never markup: messages may quote user files
   $("retry").hidden = !retry;
   document.querySelector('[data-testid="alert"]').hidden = false;
 }
@@ -110,9 +110,11 @@ function renderSummary(summary) {
   body.replaceChildren(...summary.layers.map((layer) => {
     const row = document.createElement("tr");
     const shape = `[${layer.output_shape.map((d) => (d === null ? "null" : d)).join(", ")}]`;
-    for (const value of [`${layer.name} (${layer.type})`, shape, layer.params.toLocaleString(locale)]) {
+    for (const [value, isCode] of [[`${layer.name} (${layer.type})`, true], [shape, true],
+      [layer.params.toLocaleString(locale), false]]) {
       const cell = document.createElement("td");
-      cell.textContent = value;
+      // Layer names, types and shapes are the code's own (conv2d_1, Conv2D, null): code.
+      cell.append(isCode ? Object.assign(document.createElement("code"), { textContent: value }) : value);
       row.append(cell);
     }
     return row;

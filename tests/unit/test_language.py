@@ -1,5 +1,6 @@
 """Every string the reader sees is in the reader's language: a language switch draws every
-canvas that shows something again, with its text alternative, whatever the controller is doing."""
+canvas that shows something again, with its text alternative, whatever the controller is doing;
+the string tables' code segments are well formed and name real code."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ import re
 import numpy as np
 import pytest
 
-from digitlab.i18n import STRINGS
-from digitlab.web import views
+from digitlab.i18n import STRINGS, describe
+from digitlab.web import sources, views
 from tests.unit.conftest import synthetic_labels
 from tests.unit.fakes import CANVAS_IDS, Lab, boot
 
 SMALL = {"trainSize": 200, "validationSize": 50, "epochs": 2, "batchSize": 50}
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z]+")
+SEGMENT = re.compile(r"`([^`]*)`")
 
 
 @pytest.fixture
@@ -131,3 +133,47 @@ def test_an_unknown_language_is_refused_and_nothing_changes(lab: Lab) -> None:
     reply = lab.call("setLanguage", {"lang": "fr"})
     assert (reply["ok"], reply["code"], reply["reason"]) == (False, "BAD_CONFIG", "choice")
     assert lab.controller.lang == "en"
+
+
+# ---------------------------------------------------------------- the tables' code segments
+
+def test_code_segments_are_balanced_and_canvases_have_none() -> None:
+    for lang, table in STRINGS.items():
+        for key, value in table.items():
+            assert value.count("`") % 2 == 0, (lang, key)
+            if key.startswith("canvas."):  # a canvas draws plain text, and so do alt texts
+                assert "`" not in value, (lang, key)
+
+
+def test_code_segments_are_only_where_the_page_renders_them() -> None:
+    """js/i18n.js shows segments in data-i18n elements, the banner, the builder's problems and
+    the Load control's state; everything else the page sets as plain text."""
+    rendered = re.compile(r"^(\w+\.explain|error\..+|files\.(loading|loaded|refused))$")
+    for lang, table in STRINGS.items():
+        marked = {key for key, value in table.items() if "`" in value}
+        assert {key for key in marked if not rendered.match(key)} == set(), lang
+
+
+def test_both_languages_mark_the_same_names_as_code() -> None:
+    for key, english in STRINGS["en"].items():
+        assert sorted(SEGMENT.findall(STRINGS["zh-CN"][key])) == \
+            sorted(SEGMENT.findall(english)), key
+
+
+def test_the_code_each_explanation_names_is_in_its_steps_source_panel() -> None:
+    for step, snippets in sources.STEPS.items():
+        shown = {name for _, name in snippets}
+        for lang, table in STRINGS.items():
+            named = set(SEGMENT.findall(table[f"{step}.explain"]))
+            assert named and named <= shown, (lang, step, named - shown)
+
+
+def test_a_backtick_in_the_readers_own_value_opens_no_code_segment() -> None:
+    message = describe({"code": "BAD_CONFIG", "reason": "unknown_field", "field": "a`b"}, "en")
+    assert message == "This setting is not valid: unknown config field `'a\u02cbb'`."
+    data = {"code": "BAD_CONFIG", "reason": "range", "field": "batchSize", "value": "x`",
+            "limits": [1, 8192]}
+    assert SEGMENT.findall(describe(data, "zh-CN")) == ["batchSize", "'x\u02cb'"]
+    # Plain text for a terminal and for str(error): no backticks at all.
+    assert "`" not in describe(data, "en", segments=False)
+    assert "`" not in describe(data, "en", spec_names=True)
