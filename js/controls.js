@@ -4,7 +4,7 @@
 // hooks of ./rpc.js, which this module fills in.
 import { digitlab, page, start } from "./api.js";
 import { createBuilder } from "./builder.js";
-import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, showText, t } from "./i18n.js";
+import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, showString, showText, t } from "./i18n.js";
 import { setupPad } from "./pad.js";
 import { callWorker, on, python, state } from "./rpc.js";
 import { readSharedConfig, shareUrl } from "./share.js";
@@ -254,6 +254,15 @@ function renderAccuracy() {
 
 // ---------------------------------------------------------------- wiring
 
+// The Load control's status line, in the page's language: its key and the file's name stay on
+// the element (data-i18n, data-i18n-params), so a language switch words it again.
+function showLoadState(key, name) {
+  const status = $("load-weights-status");
+  status.dataset.i18n = key;
+  status.dataset.i18nParams = JSON.stringify({ name });
+  showString(status, key, { name });
+}
+
 function downloadBytes(bytes, name) {
   const url = URL.createObjectURL(new Blob([bytes], { type: "application/zip" }));
   const link = document.createElement("a");
@@ -287,8 +296,15 @@ function wireControls() {
   $("save-weights").addEventListener("click", () => quietly(digitlab.saveWeights().then((bytes) => downloadBytes(bytes, "digitlab-weights.npz"))));
   $("load-weights").addEventListener("change", async (event) => {
     const file = event.target.files[0];
-    event.target.value = "";
-    if (file) quietly(digitlab.loadWeights(await file.arrayBuffer()));
+    event.target.value = ""; // the same file may be chosen again
+    if (!file) return;
+    showLoadState("files.loading", file.name);
+    try {
+      await digitlab.loadWeights(await file.arrayBuffer());
+      showLoadState("files.loaded", file.name);
+    } catch {
+      showLoadState("files.refused", file.name); // the banner says why
+    }
   });
   $("inspect-index").addEventListener("change", () => {
     const text = $("inspect-index").value.trim();

@@ -245,4 +245,11 @@ STRINGS: dict[str, str] = {
     "canvas.filters_alt": "The {count} filters of the first convolution layer, {size} pixels each.",
     "canvas.maps_alt": "Feature maps for the image shown: {layers}.",
     "canvas.maps_layer_alt": "convolution layer {n}, {count} maps of {size} pixels",
+
+    # the misclassified grid's legend, the Load control's state
+    "evaluate.legend": "Under each digit: its true label → what the network predicted; 5→6 is a five taken for a six.",
+    "files.none": "No file chosen.",
+    "files.loading": "Loading `{name}`…",
+    "files.loaded": "Loaded `{name}`.",
+    "files.refused": "`{name}` was not loaded; the message above says why.",
 }

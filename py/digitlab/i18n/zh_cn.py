@@ -243,4 +243,11 @@ STRINGS: dict[str, str] = {
     "canvas.filters_alt": "第一个卷积层的 {count} 个滤波器，每个 {size} 像素。",
     "canvas.maps_alt": "所示图片的特征图：{layers}。",
     "canvas.maps_layer_alt": "第 {n} 个卷积层，{count} 张 {size} 像素的特征图",
+
+    # the misclassified grid's legend, the Load control's state
+    "evaluate.legend": "每个数字下方标着：真实数字 → 网络的预测；5→6 表示一个 5 被认成了 6。",
+    "files.none": "未选择文件。",
+    "files.loading": "正在加载 `{name}`…",
+    "files.loaded": "已加载 `{name}`。",
+    "files.refused": "`{name}` 没有加载，原因见上方的提示。",
 }
