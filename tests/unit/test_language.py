@@ -4,7 +4,9 @@ the string tables' code segments are well formed and name real code."""
 
 from __future__ import annotations
 
+import gc
 import re
+import weakref
 
 import numpy as np
 import pytest
@@ -127,6 +129,18 @@ def test_every_progress_message_carries_both_charts_texts(lab: Lab) -> None:
     assert all(m["alt"]["batch"] and m["alt"]["epoch"] for m in progress)
     assert progress[0]["alt"]["epoch"] == STRINGS["en"]["canvas.no_epochs_alt"]
     assert progress[-1]["alt"]["epoch"].startswith("Epoch 2: ")
+
+
+def test_what_a_page_shows_is_let_go_with_the_page(synthetic_sprite: bytes) -> None:
+    """The drawings kept for a redraw do not keep their page's canvases alive."""
+    lab = Lab()
+    assert boot(lab, synthetic_sprite, synthetic_labels())["ok"]
+    assert lab.call("train", {**SMALL, "epochs": 1})["ok"]
+    page = weakref.ref(lab.controller.canvases)
+    assert views.drawn(page())
+    del lab
+    gc.collect()
+    assert page() is None
 
 
 def test_an_unknown_language_is_refused_and_nothing_changes(lab: Lab) -> None:

@@ -3,12 +3,12 @@
 Pure drawing logic over a `CanvasSet`-like object (`ctx(name, w, h)`, `put_image`), so it
 imports nothing from the browser.
 
-Every canvas is drawn through `_show(canvases, name, lang, paint)`: `paint(lang)` paints the
-canvas with that language's words and returns its text alternative, which travels to the page
-as a `{"type": "alt", "id": "<name>-alt", "text"}` message. `_show` keeps the last `paint` of
-each canvas, so `redraw(canvases, lang)` paints everything the page shows again in another
-language, whatever state the controller is in: a drawing cannot be forgotten by a language
-switch, because no canvas is drawn any other way.
+Every canvas is drawn through `_show(canvases, name, lang, paint)`: `paint(canvases, lang)`
+paints the canvas with that language's words and returns its text alternative, which travels
+to the page as a `{"type": "alt", "id": "<name>-alt", "text"}` message. `_show` keeps the last
+`paint` of each canvas, so `redraw(canvases, lang)` paints everything the page shows again in
+another language, whatever state the controller is in: a drawing cannot be forgotten by a
+language switch, because no canvas is drawn any other way.
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ WRONG_COLOR = "#d55e00"
 RIGHT_COLOR = "#009e73"
 
 
-Painter = Callable[[str], "str | None"]  # lang -> the canvas's alt text (None: none)
+# (canvases, lang) -> the canvas's alt text (None: it has none). The canvases come as an
+# argument, not from the closure, so a painter keeps only what it draws: a page's entry in
+# `_shown` would otherwise keep its own (weak) key alive.
+Painter = Callable[[Any, str], "str | None"]
 
 
 class _Shown:
@@ -63,11 +66,11 @@ def _show(canvases: Any, name: str, lang: str, paint: Painter) -> None:
     """Draw canvas `name` in `lang`, post its alt text, and keep `paint` for `redraw`."""
     shown = _shown_on(canvases)
     shown.drawings[name] = paint
-    _paint(shown, name, paint, lang)
+    _paint(canvases, shown, name, paint, lang)
 
 
-def _paint(shown: _Shown, name: str, paint: Painter, lang: str) -> None:
-    alt = paint(lang)
+def _paint(canvases: Any, shown: _Shown, name: str, paint: Painter, lang: str) -> None:
+    alt = paint(canvases, lang)
     if alt is not None:
         shown.post({"type": "alt", "id": f"{name}-alt", "text": alt})
 
@@ -76,7 +79,7 @@ def redraw(canvases: Any, lang: str) -> list[str]:
     """Draw every canvas that shows something again, in `lang`; returns their names."""
     shown = _shown_on(canvases)
     for name, paint in list(shown.drawings.items()):
-        _paint(shown, name, paint, lang)
+        _paint(canvases, shown, name, paint, lang)
     return list(shown.drawings)
 
 
@@ -100,7 +103,7 @@ def draw_examples(canvases: Any, data: Any, lang: str) -> None:
     indices, labels = data.examples()
     images, captions = data.images[indices], [str(int(v)) for v in labels]
 
-    def paint(lang: str) -> None:
+    def paint(canvases: Any, lang: str) -> None:
         canvases.digit_grid("examples", images, captions, cols=EXAMPLE_COLS, scale=GRID_SCALE)
 
     _show(canvases, "examples", lang, paint)
@@ -111,7 +114,7 @@ def draw_class_balance(canvases: Any, data: Any, lang: str) -> None:
     train, test = data.class_counts("train"), data.class_counts("test")
     digits = [str(d) for d in range(10)]
 
-    def paint(lang: str) -> str:
+    def paint(canvases: Any, lang: str) -> str:
         def panel(counts: np.ndarray, title_key: str) -> Callable:
             return lambda ctx, w, h: charts.bar_chart(
                 ctx, w, h, digits, [int(v) for v in counts],
@@ -192,7 +195,7 @@ def draw_training(canvases: Any, history: dict, lang: str) -> None:
     """The batch and epoch charts of `history` (a run's, which grows while it trains)."""
     theme = canvases.theme
 
-    def paint_batches(lang: str) -> str:
+    def paint_batches(canvases: Any, lang: str) -> str:
         batches = history["batches"]
         xs = np.arange(1, len(batches) + 1)
         losses = np.array([b["loss"] for b in batches], dtype=np.float64)
@@ -213,7 +216,7 @@ def draw_training(canvases: Any, history: dict, lang: str) -> None:
         )
         return batch_alt(history, lang)
 
-    def paint_epochs(lang: str) -> str:
+    def paint_epochs(canvases: Any, lang: str) -> str:
         epochs = np.arange(1, len(history["loss"]) + 1)
 
         def series(train_key: str, val_key: str) -> list[charts.Series]:
@@ -252,14 +255,14 @@ def draw_evaluation(canvases: Any, images: np.ndarray, labels: np.ndarray, evalu
     per_class, counts = evaluation["perClass"], evaluation["counts"]
     confusion = evaluation["confusion"]
 
-    def paint_per_class(lang: str) -> str:
+    def paint_per_class(canvases: Any, lang: str) -> str:
         ctx = canvases.ctx("per-class", 480, 240)
         charts.bar_chart(ctx, 480, 240, [str(d) for d in range(10)], per_class,
                          text(lang, "canvas.per_class_title"), theme, value_format=".1%")
         return text(lang, "canvas.per_class_alt", items=", ".join(
             f"{d}: {v:.1%} ({c})" for d, (v, c) in enumerate(zip(per_class, counts, strict=True))))
 
-    def paint_confusion(lang: str) -> str:
+    def paint_confusion(canvases: Any, lang: str) -> str:
         ctx = canvases.ctx("confusion", 420, 420)
         charts.confusion_chart(ctx, 420, 420, confusion, theme, text(lang, "canvas.true_label"),
                                text(lang, "canvas.predicted_label"),
@@ -283,7 +286,7 @@ def _draw_misclassified(canvases: Any, images: np.ndarray, labels: np.ndarray,
     digits, pairs = images[wrong].copy(), [(int(labels[i]), int(predicted[i])) for i in wrong]
     total = len(labels)
 
-    def paint(lang: str) -> str:
+    def paint(canvases: Any, lang: str) -> str:
         canvases.digit_grid("misclassified", digits, [f"{t}→{p}" for t, p in pairs],
                             cols=EXAMPLE_COLS, scale=GRID_SCALE,
                             caption_colors=[WRONG_COLOR] * len(pairs))
@@ -303,7 +306,7 @@ def _draw_predictions(canvases: Any, images: np.ndarray, labels: np.ndarray,
     probabilities = probabilities[:shown].copy()
     top3 = np.argsort(-probabilities, axis=1)[:, :3]
 
-    def paint(lang: str) -> str:
+    def paint(canvases: Any, lang: str) -> str:
         scale, cell_w, text_h = 2, 56, 3 * 14
         width, height = cell_w * shown, 28 * scale + 8 + text_h
         ctx = canvases.ctx("predictions", max(width, 1), height)
@@ -335,7 +338,7 @@ def draw_pad_probabilities(canvases: Any, probabilities: list[float] | None, lan
     values = probabilities or [0.0] * 10
     best = int(np.argmax(values)) if probabilities else None
 
-    def paint(lang: str) -> str:
+    def paint(canvases: Any, lang: str) -> str:
         ctx = canvases.ctx("pad-probs", 360, 220)
         charts.bar_chart(ctx, 360, 220, [str(d) for d in range(10)], values,
                          text(lang, "canvas.probs_title"), canvases.theme, highlight_index=best)
@@ -355,7 +358,7 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str)
                                     background=background)
         size = f"{kernels.shape[0]} × {kernels.shape[1]}"
 
-        def paint_filters(lang: str) -> str:
+        def paint_filters(canvases: Any, lang: str) -> str:
             width, height = max(filters.shape[1], 200), filters.shape[0] + 24
             ctx = canvases.ctx("filters", width, height)
             charts.clear(ctx, width, height, theme)
@@ -371,7 +374,7 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str)
     panels = [draw.feature_maps_grid(m["output"], cols=8, scale=2, background=background)
               for m in conv_maps]
 
-    def paint_maps(lang: str) -> str:
+    def paint_maps(canvases: Any, lang: str) -> str:
         width = max([p.shape[1] for p in panels] + [200])
         height = sum(p.shape[0] + 22 for p in panels) or 22
         ctx = canvases.ctx("feature-maps", width, height)
