@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 /** The phase and training position digitlab.state() reports. */
 export const state = { phase: "booting", epoch: 0, batch: 0 };
 
-/** The language Python draws in; a switch during boot or training waits for it to catch up. */
+/** The language Python draws in; a switch during boot waits for it to catch up (onReady). */
 export const python = { lang: null };
 
 /**
