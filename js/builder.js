@@ -4,7 +4,7 @@
 // fields, limits, choices and the values a new layer starts with come from Python's schema
 // (py/digitlab/schema.py, shipped in the generated ./schema.js), the same one the spec parser
 // checks against.
-import { formatBytes, formatNumber, t } from "./i18n.js";
+import { formatBytes, formatNumber, showText, t } from "./i18n.js";
 import { SCHEMA } from "./schema.js";
 
 export const LAYER_TYPES = Object.keys(SCHEMA.layers);
@@ -119,7 +119,11 @@ export function createBuilder(root, onChange) {
 
   function showPlan(plan) {
     lastPlan = plan;
-    problems.replaceChildren(...(plan?.problems ?? []).map((p) => element("li", { textContent: p.message })));
+    problems.replaceChildren(...(plan?.problems ?? []).map((p) => {
+      const item = element("li");
+      showText(item, p.message); // names in the message (a key, a value) as <code>
+      return item;
+    }));
     problems.hidden = !plan?.problems?.length;
     for (const item of list.children) {
       item.classList.toggle("invalid", Boolean(plan?.problems?.some((p) => p.layer === Number(item.dataset.index))));

@@ -4,7 +4,7 @@
 // hooks of ./rpc.js, which this module fills in.
 import { digitlab, page, start } from "./api.js";
 import { createBuilder } from "./builder.js";
-import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, t } from "./i18n.js";
+import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, showString, showText, t } from "./i18n.js";
 import { setupPad } from "./pad.js";
 import { callWorker, on, python, state } from "./rpc.js";
 import { readSharedConfig, shareUrl } from "./share.js";
@@ -24,7 +24,7 @@ function quietly(promise) {
 // ---------------------------------------------------------------- the alert banner
 
 function showAlert(message, { retry = false } = {}) {
-  $("alert-text").textContent = message; // text, never markup: messages may quote user files
+  showText($("alert-text"), message); // text and <code>, never markup: messages may quote user files
   $("retry").hidden = !retry;
   document.querySelector('[data-testid="alert"]').hidden = false;
 }
@@ -110,9 +110,11 @@ function renderSummary(summary) {
   body.replaceChildren(...summary.layers.map((layer) => {
     const row = document.createElement("tr");
     const shape = `[${layer.output_shape.map((d) => (d === null ? "null" : d)).join(", ")}]`;
-    for (const value of [`${layer.name} (${layer.type})`, shape, layer.params.toLocaleString(locale)]) {
+    for (const [value, isCode] of [[`${layer.name} (${layer.type})`, true], [shape, true],
+      [layer.params.toLocaleString(locale), false]]) {
       const cell = document.createElement("td");
-      cell.textContent = value;
+      // Layer names, types and shapes are the code's own (conv2d_1, Conv2D, null): code.
+      cell.append(isCode ? Object.assign(document.createElement("code"), { textContent: value }) : value);
       row.append(cell);
     }
     return row;
@@ -174,8 +176,11 @@ async function onModelChoice(previous) {
 
 // ---------------------------------------------------------------- language and sharing
 
+// Python words the canvases and their alt texts: it switches too, and draws every canvas that
+// shows something again, in any phase (while training or evaluating the call waits for the
+// worker's next pause). Only a Python that has not booted yet is left out: onReady catches up.
 function tellPythonTheLanguage() {
-  if (state.phase !== "ready") return;
+  if (state.phase === "booting" || state.phase === "error") return;
   const lang = language();
   quietly(callWorker("setLanguage", { lang }).then(() => {
     python.lang = lang;
@@ -249,6 +254,15 @@ function renderAccuracy() {
 
 // ---------------------------------------------------------------- wiring
 
+// The Load control's status line, in the page's language: its key and the file's name stay on
+// the element (data-i18n, data-i18n-params), so a language switch words it again.
+function showLoadState(key, name) {
+  const status = $("load-weights-status");
+  status.dataset.i18n = key;
+  status.dataset.i18nParams = JSON.stringify({ name });
+  showString(status, key, { name });
+}
+
 function downloadBytes(bytes, name) {
   const url = URL.createObjectURL(new Blob([bytes], { type: "application/zip" }));
   const link = document.createElement("a");
@@ -282,8 +296,15 @@ function wireControls() {
   $("save-weights").addEventListener("click", () => quietly(digitlab.saveWeights().then((bytes) => downloadBytes(bytes, "digitlab-weights.npz"))));
   $("load-weights").addEventListener("change", async (event) => {
     const file = event.target.files[0];
-    event.target.value = "";
-    if (file) quietly(digitlab.loadWeights(await file.arrayBuffer()));
+    event.target.value = ""; // the same file may be chosen again
+    if (!file) return;
+    showLoadState("files.loading", file.name);
+    try {
+      await digitlab.loadWeights(await file.arrayBuffer());
+      showLoadState("files.loaded", file.name);
+    } catch {
+      showLoadState("files.refused", file.name); // the banner says why
+    }
   });
   $("inspect-index").addEventListener("change", () => {
     const text = $("inspect-index").value.trim();

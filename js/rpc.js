@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 /** The phase and training position digitlab.state() reports. */
 export const state = { phase: "booting", epoch: 0, batch: 0 };
 
-/** The language Python draws in; a switch during boot or training waits for it to catch up. */
+/** The language Python draws in; a switch during boot waits for it to catch up (onReady). */
 export const python = { lang: null };
 
 /**
@@ -182,9 +182,14 @@ function setAltText(message) {
 
 // ---------------------------------------------------------------- calls into Python
 
+// A language switch only paints, so it may reach Python while a model trains.
+const CALLS_WHILE_TRAINING = new Set(["setLanguage"]);
+
 /** Call `App.call_<method>` in the worker; rejects at once while training or not booted. */
 export function callWorker(method, args, bytes) {
-  if (state.phase === "training") return Promise.reject(codedError("BUSY", t("error.BUSY")));
+  if (state.phase === "training" && !CALLS_WHILE_TRAINING.has(method)) {
+    return Promise.reject(codedError("BUSY", t("error.BUSY")));
+  }
   if (state.phase === "booting" || state.phase === "error" || !worker) {
     return Promise.reject(codedError("RUNTIME", t("error.RUNTIME.not_ready"), { reason: "not_ready" }));
   }

@@ -12,7 +12,8 @@ function render(panel, snippets) {
   body.replaceChildren(...snippets.flatMap((snippet) => {
     const title = document.createElement("p");
     title.className = "source-title";
-    title.textContent = `${snippet.file} · ${snippet.name} · ${t("source.line", { line: snippet.line })}`;
+    const code = (text) => Object.assign(document.createElement("code"), { textContent: text });
+    title.append(code(snippet.file), " · ", code(snippet.name), ` · ${t("source.line", { line: snippet.line })}`);
     const pre = document.createElement("pre");
     pre.append(highlight(snippet.code));
     return [title, pre];

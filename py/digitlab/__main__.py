@@ -128,7 +128,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     except OSError as e:
         raise CliError(f"cannot read weights file {args.weights}: {e.strerror}") from None
     except BadWeights as e:
-        raise CliError(f"{args.weights}: {describe(e, framed=False)}") from None
+        raise CliError(f"{args.weights}: {describe(e, framed=False, segments=False)}") from None
     report = test_report(model, load_data(args.data))
     if not args.json:
         print(f"test accuracy {report['test_accuracy']:.4f}")
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = train(args) if args.command == "train" else evaluate(args)
     except DigitLabError as e:  # a bad setting, data file or weights file, or divergence
-        print(f"digitlab: error: {describe(e, framed=False)}", file=sys.stderr)
+        print(f"digitlab: error: {describe(e, framed=False, segments=False)}", file=sys.stderr)
         return 2
     except (CliError, ValueError) as e:
         print(f"digitlab: error: {e}", file=sys.stderr)

@@ -19,9 +19,9 @@ ALLOWED_ENGLISH = {"NumPy", "Pyodide", "Pillow", "MNIST", "CNN", "Adam", "SGD", 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 # Every visible text node, except the language switch (it names both languages), the code
-# panels (Python is Python) and the summary's layer names (Keras-style identifiers).
+# panels (Python is Python) and code in prose (<code>: names, like the summary's layers).
 VISIBLE_TEXT = """() => {
-    const skip = '[data-testid="lang"], .source-body, #model-summary tbody';
+    const skip = '[data-testid="lang"], .source-body, code';
     const texts = [];
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {

@@ -31,9 +31,10 @@ KEPT_WORDS = {"softmax", "ReLU", "MNIST", "PNG", "JSON", "null", "true", "false"
 
 
 def zh_english(message: str) -> list[str]:
-    """English words in a Chinese message, apart from a quoted value the reader typed."""
-    return [w for w in ENGLISH_WORD.findall(re.sub(r"'[^']*'", "", message))
-            if w not in KEPT_WORDS]
+    """English words in a Chinese message, apart from code segments (`batchSize`, a file name)
+    and a quoted value the reader typed."""
+    prose = re.sub(r"'[^']*'", "", re.sub(r"`[^`]*`", "", message))
+    return [w for w in ENGLISH_WORD.findall(prose) if w not in KEPT_WORDS]
 
 
 # ---------------------------------------------------------------- the train() config
@@ -78,7 +79,9 @@ def test_bad_configs_are_bad_config_errors_naming_the_field(config, field, reaso
 
     assert STRINGS["en"][english_label] in english and field in english  # label (key)
     assert chinese.startswith("设置无效：") and label in chinese
-    assert field not in chinese and zh_english(chinese) == [], chinese
+    # The key follows the label as code, as in English: it is what a script or a link names.
+    assert field in "".join(re.findall(r"`([^`]*)`", chinese)), chinese
+    assert zh_english(chinese) == [], chinese
     if limits and limits[1] is not None:
         assert str(limits[1]) in english and str(limits[1]) in chinese
 
@@ -90,9 +93,10 @@ def test_the_documented_example_batch_size_0() -> None:
     assert {k: data[k] for k in ("code", "field", "limits", "value", "reason")} == {
         "code": "BAD_CONFIG", "field": "batchSize", "limits": [1, 8192], "value": 0,
         "reason": "range"}
-    assert describe(data, "zh-CN") == "设置无效：批大小必须是 1 到 8192 之间的整数，现在是 0。"
-    assert describe(data, "en") == ("This setting is not valid: Batch size (batchSize) must be a "
-                                    "whole number from 1 to 8192, got 0.")
+    assert describe(data, "zh-CN") == \
+        "设置无效：批大小（`batchSize`）必须是 1 到 8192 之间的整数，现在是 0。"
+    assert describe(data, "en") == ("This setting is not valid: Batch size (`batchSize`) must "
+                                    "be a whole number from 1 to 8192, got 0.")
 
 
 def test_unknown_fields_and_non_objects_are_refused() -> None:
@@ -161,7 +165,7 @@ def test_bad_specs_are_bad_model_errors_naming_layer_and_field(spec, reason, lay
     assert chinese.startswith(f"模型第 {layer + 1} 层")
     assert str(problem).startswith(f"layer {layer}")  # the spec's own list index
     if label:
-        assert label in chinese and field not in chinese
+        assert label in chinese and f"（`{field}`）" in chinese
         assert field in english and field in str(problem)
     assert zh_english(chinese) == [] or reason in ("unknown_field", "choice"), chinese
 

@@ -116,6 +116,7 @@ def test_the_canvases_python_draws_on_are_the_schemas() -> None:
     named = set(re.findall(r'canvases\.\w+\(\s*"([\w-]+)"', views))
     named |= set(re.findall(r'_two_panels\(\s*canvases, "([\w-]+)"', views))
     named |= set(re.findall(r'alt\("([\w-]+)"', views))
+    named |= set(re.findall(r'_show\(\s*canvases, "([\w-]+)"', views))
     assert named and named <= set(schema.CANVASES), named - set(schema.CANVASES)
 
 
@@ -129,7 +130,8 @@ def test_every_canvas_string_python_draws_exists() -> None:
 def test_no_string_goes_unused() -> None:
     """Each key is named somewhere (page, Python) or built from a name the schema lists."""
     sources = HTML + "".join(JS.values()) + "".join(
-        path.read_text() for path in (ROOT / "py").rglob("*.py") if "i18n" not in path.parts)
+        path.read_text() for path in (ROOT / "py").rglob("*.py")
+        if "i18n" not in path.relative_to(ROOT).parts)  # not the checkout's own folder names
     built = {"title", "tagline", "error.field"}  # the document title; describe()'s field names
     # messageFor words a boot failure's stage; a worker error before any stage has none.
     built |= {f"stage.{stage}" for stage in [*re.findall(r'data-stage="(\w+)"', HTML), "undefined"]}

@@ -8,6 +8,13 @@ the same tables to the page (`STRINGS` in js/schema.js), so both sides read one 
 `error.<CODE>.<reason>` is filled in with the error's data, fields named by the label the
 reader sees on the page, layers numbered from 1 as the builder shows them; the code's template
 `error.<CODE>` then frames it ("This setting is not valid: ...").
+
+Code in prose: a string may hold code segments between backticks (`MnistData.split`, a
+file name, a config key, a value as the reader typed it). The page shows them as <code>
+elements (js/i18n.js, text only: no markup is ever parsed); plain-text readers (the CLI, an
+API caller's `error.message`) see the backticks, as in Markdown. Text that comes from data (a
+value, a file name, an exception's message) never opens a segment: its backticks are shown
+as the look-alike "ˋ". Canvas texts (`canvas.*`) have no segments: a canvas draws plain text.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ _BYTE_PARAMS = {"needed", "budget"}
 _COUNT_PARAMS = {"param_count"}
 # Parameters that are the reader's own input or a file's content: quoted, as in a spec.
 _QUOTED_PARAMS = {"value", "other_value", "key"}
+BACKTICK, LOOKALIKE = "`", "\u02cb"  # a backtick in data would open a code segment: ˋ instead
 
 
 def table(lang: str) -> dict[str, str]:
@@ -44,22 +52,47 @@ class Error(Protocol):
 
 
 def describe(error: Error | dict, lang: str = "en", *, framed: bool = True,
-             spec_names: bool = False) -> str:
+             spec_names: bool = False, segments: bool = True) -> str:
     """`error` in words, in `lang`.
 
     `framed=False` leaves out the code's frame (the builder lists model problems bare; the CLI
     prints no "press Retry"). `spec_names=True` names things as a programmer wrote them:
-    fields by their keys, layers by their 0-based index and type (this is `str(error)`).
+    fields by their keys, layers by their 0-based index and type, like any Python exception's
+    message (this is `str(error)`). `segments=False` (implied by `spec_names`) drops the code
+    segments' backticks: plain text for a terminal.
     """
     data = dict(error) if isinstance(error, dict) else error.to_dict()
     strings = table(lang)
     code = data.get("code") or "INTERNAL"
     params = _params(data, strings, lang, spec_names)
     template = strings.get(f"error.{code}.{data.get('reason')}")
-    body = _fill(template, params) if template else str(data.get("detail") or data.get("reason"))
-    if not framed:
-        return body
-    return _fill(strings.get(f"error.{code}", "{detail}"), {**params, "detail": body})
+    body = _fill(template, params) if template else plain(str(data.get("detail")
+                                                              or data.get("reason")))
+    if framed:
+        body = _fill(strings.get(f"error.{code}", "{detail}"), {**params, "detail": body})
+    return body if segments and not spec_names else strip_code(body)
+
+
+def code(segment: str) -> str:
+    """`segment` as a code segment of a string: between backticks, its own shown as ˋ."""
+    return f"{BACKTICK}{plain(segment)}{BACKTICK}"
+
+
+def plain(data: str) -> str:
+    """Text from data, safe inside a string with code segments: it opens none."""
+    return data.replace(BACKTICK, LOOKALIKE)
+
+
+def strip_code(message: str) -> str:
+    """`message` without its code segments' backticks, for text that cannot show <code>."""
+    return message.replace(BACKTICK, "")
+
+
+def _value(value: Any) -> str:
+    """A value the reader wrote, as code (a number reads as prose: "got 0")."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return show(value)
+    return code(show(value))
 
 
 class _Params(dict):
@@ -77,7 +110,7 @@ def _params(data: dict, strings: dict[str, str], lang: str, spec_names: bool) ->
     params: dict[str, Any] = {}
     for key, value in data.items():
         if key in _QUOTED_PARAMS:
-            params[key] = show(value)
+            params[key] = _value(value)
         elif key in _BYTE_PARAMS and isinstance(value, int | float):
             params[key] = format_bytes(value)
         elif key in _COUNT_PARAMS and isinstance(value, int):
@@ -85,13 +118,13 @@ def _params(data: dict, strings: dict[str, str], lang: str, spec_names: bool) ->
         elif key == "cause" and isinstance(value, dict):
             params[key] = describe(value, lang, framed=False, spec_names=spec_names)
         elif isinstance(value, str):
-            params[key] = value
+            params[key] = plain(value)
         elif value is not None:
-            params[key] = show(value)
+            params[key] = plain(show(value))
     limits = data.get("limits") or [None, None]
     params["low"], params["high"] = show(limits[0]), show(limits[1])
     if data.get("choices") is not None:
-        params["choices"] = ", ".join(show(choice) for choice in data["choices"])
+        params["choices"] = ", ".join(_value(choice) for choice in data["choices"])
     if data.get("stage"):
         params["stage"] = strings.get(f"stage.{data['stage']}", data["stage"])
     params["field"] = _field_name(data.get("field"), data, strings, spec_names)
@@ -122,19 +155,21 @@ def _field_name(field: str | None, data: dict, strings: dict[str, str], spec_nam
         return "?"
     label = _label_key(field, data)
     if label is None or label not in strings:
-        return show(field)  # a key we do not know: quoted, exactly as it was given
+        return _value(field)  # a key we do not know: quoted, exactly as it was given
     if spec_names:
         return field
-    return _fill(strings["error.field"], {"label": strings[label], "key": field})
+    return _fill(strings["error.field"], {"label": strings[label], "key": plain(field)})
 
 
 def _field_pair(data: dict, strings: dict[str, str], spec_names: bool) -> str:
     """Two fields that are checked together, e.g. trainSize + validationSize."""
     field, other = data.get("field"), data["other"]
-    keys = f"{field} + {other}"
+    keys = plain(f"{field} + {other}")
     labels = [_label_key(name, data) for name in (field, other)]
-    if spec_names or None in labels:
+    if spec_names:
         return keys
+    if None in labels:
+        return code(keys)
     label = f"{strings[labels[0]]} + {strings[labels[1]]}"
     return _fill(strings["error.field"], {"label": label, "key": keys})
 

@@ -32,14 +32,16 @@ from digitlab.nn.sequential import Sequential, TrainingDiverged, TrainingRun, su
 from digitlab.nn.spec import INPUT_SHAPE, SpecError, parse_spec
 from digitlab.nn.training import check_config, model_error
 from digitlab.nn.zoo import ZOO, build_model
-from digitlab.schema import TRAINING_DEFAULTS
+from digitlab.schema import LANGUAGES, TRAINING_DEFAULTS
 from digitlab.web import sources, views
 from digitlab.web.canvas import CanvasSet
 
 CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
 # What may run while a model trains (the page's own guard rejects the rest first): reading
-# memory, for the leak tests. Anything else would see, or change, a model mid-batch.
-CALLS_WHILE_TRAINING = frozenset({"memory", "simdInfo"})
+# memory, for the leak tests, and a language switch, which only draws the canvases again (so
+# the live charts change language at once). Anything else would see, or change, a model
+# mid-batch.
+CALLS_WHILE_TRAINING = frozenset({"memory", "simdInfo", "setLanguage"})
 
 
 class Outgoing:
@@ -105,7 +107,7 @@ class Controller:
         # shared slot would hand one call's bytes to another.
         self.outgoing: dict[int, bytes] = {}
         self.next_token = 0
-        views.post_alt = post
+        views.attach(canvases, post)  # where the canvases' alt texts go
 
     # ------------------------------------------------------------ 1. data
 
@@ -222,17 +224,19 @@ class Controller:
     def call_examples(self, args: dict, payload: Any) -> list[dict]:
         return self.examples()
 
-    def call_setLanguage(self, args: dict, payload: Any) -> None:
-        self.lang = args.get("lang", "en")
-        self.redraw()
+    def call_setLanguage(self, args: dict, payload: Any) -> list[str]:
+        """Word everything in `lang` from now on, and draw every canvas again in it."""
+        lang = args.get("lang")
+        if lang not in LANGUAGES:
+            raise ConfigError("choice", field="lang", value=lang, choices=list(LANGUAGES))
+        self.lang = lang
+        return self.redraw()
 
-    def redraw(self) -> None:
-        self.draw_data_step()
-        if self.history:
-            views.draw_training(self.canvases, self.history, self.lang)
-        if self.evaluation:
-            self.draw_evaluation(self.evaluation["size"])
-        self.draw_pad_views()
+    def redraw(self) -> list[str]:
+        """Every canvas that shows something, drawn again in self.lang (with its alt text): what
+        it shows, not what the state would draw now, so no state can be left out. Also while a
+        model trains: it only paints. Returns the canvases drawn."""
+        return views.redraw(self.canvases, self.lang)
 
     # ------------------------------------------------------------ 2. model
 

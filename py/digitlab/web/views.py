@@ -1,13 +1,20 @@
 """What each step of the page shows: the digits, charts and maps, drawn on named canvases.
 
 Pure drawing logic over a `CanvasSet`-like object (`ctx(name, w, h)`, `put_image`), so it
-imports nothing from the browser. Alt texts for screen readers travel to the page through
-`post` as `{"type": "alt", "id", "text"}` messages.
+imports nothing from the browser.
+
+Every canvas is drawn through `_show(canvases, name, lang, paint)`: `paint(canvases, lang)`
+paints the canvas with that language's words and returns its text alternative, which travels
+to the page as a `{"type": "alt", "id": "<name>-alt", "text"}` message. `_show` keeps the last
+`paint` of each canvas, so `redraw(canvases, lang)` paints everything the page shows again in
+another language, whatever state the controller is in: a drawing cannot be forgotten by a
+language switch, because no canvas is drawn any other way.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,15 +33,59 @@ WRONG_COLOR = "#d55e00"
 RIGHT_COLOR = "#009e73"
 
 
-def _noop(message: dict) -> None:
-    return None
+# (canvases, lang) -> the canvas's alt text (None: it has none). The canvases come as an
+# argument, not from the closure, so a painter keeps only what it draws: a page's entry in
+# `_shown` would otherwise keep its own (weak) key alive.
+Painter = Callable[[Any, str], "str | None"]
 
 
-post_alt: Callable[[dict], Any] = _noop  # app.py points this at the page
+class _Shown:
+    """What one page's canvases show: the last drawing of each, and where alt texts go."""
+
+    def __init__(self, post: Callable[[dict], Any]) -> None:
+        self.post = post
+        self.drawings: dict[str, Painter] = {}
 
 
-def alt(canvas_id: str, message: str) -> None:
-    post_alt({"type": "alt", "id": f"{canvas_id}-alt", "text": message})
+# One entry per CanvasSet (a controller's page); weak, so a finished test's page goes away.
+_shown: weakref.WeakKeyDictionary[Any, _Shown] = weakref.WeakKeyDictionary()
+
+
+def attach(canvases: Any, post: Callable[[dict], Any]) -> None:
+    """Send the alt texts of what is drawn on `canvases` through `post` (to the page)."""
+    _shown[canvases] = _Shown(post)
+
+
+def _shown_on(canvases: Any) -> _Shown:
+    if canvases not in _shown:
+        _shown[canvases] = _Shown(lambda message: None)
+    return _shown[canvases]
+
+
+def _show(canvases: Any, name: str, lang: str, paint: Painter) -> None:
+    """Draw canvas `name` in `lang`, post its alt text, and keep `paint` for `redraw`."""
+    shown = _shown_on(canvases)
+    shown.drawings[name] = paint
+    _paint(canvases, shown, name, paint, lang)
+
+
+def _paint(canvases: Any, shown: _Shown, name: str, paint: Painter, lang: str) -> None:
+    alt = paint(canvases, lang)
+    if alt is not None:
+        shown.post({"type": "alt", "id": f"{name}-alt", "text": alt})
+
+
+def redraw(canvases: Any, lang: str) -> list[str]:
+    """Draw every canvas that shows something again, in `lang`; returns their names."""
+    shown = _shown_on(canvases)
+    for name, paint in list(shown.drawings.items()):
+        _paint(canvases, shown, name, paint, lang)
+    return list(shown.drawings)
+
+
+def drawn(canvases: Any) -> list[str]:
+    """The canvases that show something, in the order they were first drawn."""
+    return list(_shown_on(canvases).drawings)
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -48,31 +99,57 @@ def example_layout(count: int) -> draw.GridLayout:
 
 
 def draw_examples(canvases: Any, data: Any, lang: str) -> None:
+    """The example panel (its caption is the page's own text: no alt text from here)."""
     indices, labels = data.examples()
-    canvases.digit_grid("examples", data.images[indices], [str(int(v)) for v in labels],
-                        cols=EXAMPLE_COLS, scale=GRID_SCALE)
+    images, captions = data.images[indices], [str(int(v)) for v in labels]
+
+    def paint(canvases: Any, lang: str) -> None:
+        canvases.digit_grid("examples", images, captions, cols=EXAMPLE_COLS, scale=GRID_SCALE)
+
+    _show(canvases, "examples", lang, paint)
 
 
 def draw_class_balance(canvases: Any, data: Any, lang: str) -> None:
     """Images per digit in the training set (above) and the test set (below)."""
     train, test = data.class_counts("train"), data.class_counts("test")
     digits = [str(d) for d in range(10)]
-    canvases.ctx("class-balance", 480, 360)
 
-    def panel(counts: np.ndarray, title_key: str) -> Callable:
-        return lambda ctx, w, h: charts.bar_chart(
-            ctx, w, h, digits, [int(v) for v in counts],
-            f"{text(lang, 'canvas.class_balance_title')}: {text(lang, title_key)}", canvases.theme,
-            value_format="d", y_range=None)
+    def paint(canvases: Any, lang: str) -> str:
+        def panel(counts: np.ndarray, title_key: str) -> Callable:
+            return lambda ctx, w, h: charts.bar_chart(
+                ctx, w, h, digits, [int(v) for v in counts],
+                f"{text(lang, 'canvas.class_balance_title')}: {text(lang, title_key)}",
+                canvases.theme, value_format="d", y_range=None)
 
-    _two_panels(canvases, "class-balance", panel(train, "canvas.training_images"),
-                panel(test, "canvas.test_images"))
-    alt("class-balance", text(lang, "canvas.class_balance_alt",
-                              train=", ".join(f"{d}: {v}" for d, v in enumerate(train)),
-                              test=", ".join(f"{d}: {v}" for d, v in enumerate(test))))
+        canvases.ctx("class-balance", 480, 360)
+        _two_panels(canvases, "class-balance", panel(train, "canvas.training_images"),
+                    panel(test, "canvas.test_images"))
+        return text(lang, "canvas.class_balance_alt",
+                    train=", ".join(f"{d}: {v}" for d, v in enumerate(train)),
+                    test=", ".join(f"{d}: {v}" for d, v in enumerate(test)))
+
+    _show(canvases, "class-balance", lang, paint)
 
 
 # ---------------------------------------------------------------- 3. train
+
+def batch_alt(history: dict, lang: str) -> str:
+    """The batch chart's text alternative: its last point."""
+    batches = history["batches"]
+    if not batches:
+        return text(lang, "canvas.no_batches_alt")
+    return text(lang, "canvas.batch_alt", batch=len(batches), loss=fmt(batches[-1]["loss"]),
+                acc=fmt(batches[-1]["acc"]))
+
+
+def epoch_alt(history: dict, lang: str) -> str:
+    """The epoch chart's text alternative: its last epoch, training and validation."""
+    if not history["loss"]:
+        return text(lang, "canvas.no_epochs_alt")
+    return text(lang, "canvas.epoch_alt", epoch=len(history["loss"]),
+                loss=fmt(history["loss"][-1]), acc=fmt(history["acc"][-1]),
+                val_loss=fmt(history["val_loss"][-1]), val_acc=fmt(history["val_acc"][-1]))
+
 
 class ProgressMeter:
     """Epoch/batch position, images per second and time left, for the progress bar."""
@@ -91,22 +168,15 @@ class ProgressMeter:
         total = self.train_size * self.epochs
         speed = self.images / elapsed
         batch = event.get("batch", self.batches - 1)
-        message = {
+        return {
             "type": "progress", "kind": event["kind"], "epoch": event["epoch"] + 1,
             "epochs": self.epochs, "batch": batch + 1, "batches": self.batches,
             "fraction": self.images / total, "imagesPerSecond": speed,
             "eta": (total - self.images) / speed if speed > 0 else 0.0,
             "loss": event["loss"], "acc": event["acc"],
+            # Both charts' texts every time: the page sets both from each message.
+            "alt": {"batch": batch_alt(history, lang), "epoch": epoch_alt(history, lang)},
         }
-        if event["kind"] == "batch":
-            message["alt"] = {"batch": text(lang, "canvas.batch_alt", batch=len(history["batches"]),
-                                            loss=fmt(event["loss"]), acc=fmt(event["acc"]))}
-        else:
-            message["alt"] = {"epoch": text(lang, "canvas.epoch_alt", epoch=event["epoch"] + 1,
-                                            loss=fmt(event["loss"]), acc=fmt(event["acc"]),
-                                            val_loss=fmt(event["val_loss"]),
-                                            val_acc=fmt(event["val_acc"]))}
-        return message
 
 
 def _two_panels(canvases: Any, name: str, top: Callable, bottom: Callable) -> None:
@@ -122,103 +192,144 @@ def _two_panels(canvases: Any, name: str, top: Callable, bottom: Callable) -> No
 
 
 def draw_training(canvases: Any, history: dict, lang: str) -> None:
+    """The batch and epoch charts of `history` (a run's, which grows while it trains)."""
     theme = canvases.theme
-    batches = history["batches"]
-    xs = np.arange(1, len(batches) + 1)
-    losses = np.array([b["loss"] for b in batches], dtype=np.float64)
-    accs = np.array([b["acc"] for b in batches], dtype=np.float64)
-    batch_axis = text(lang, "canvas.batch_axis")
-    canvases.ctx("chart-batch", 480, 400)
-    _two_panels(
-        canvases, "chart-batch",
-        lambda ctx, w, h: charts.line_chart(
-            ctx, w, h, [charts.Series(text(lang, "canvas.loss"), xs, losses)],
-            text(lang, "canvas.batch_loss_title"), batch_axis, text(lang, "canvas.loss"), theme,
-            x_counts=True),
-        lambda ctx, w, h: charts.line_chart(
-            ctx, w, h, [charts.Series(text(lang, "canvas.accuracy"), xs, accs,
-                                      color=theme.series_color(2))],
-            text(lang, "canvas.batch_acc_title"), batch_axis, text(lang, "canvas.accuracy"), theme,
-            y_range=(0.0, 1.0), x_counts=True),
-    )
-    epochs = np.arange(1, len(history["loss"]) + 1)
 
-    def series(train_key: str, val_key: str) -> list[charts.Series]:
-        val = [np.nan if v is None else v for v in history[val_key]]
-        return [charts.Series(text(lang, "canvas.train"), epochs,
-                              np.array(history[train_key], float)),
-                charts.Series(text(lang, "canvas.validation"), epochs, np.array(val, float),
-                              dashed=True)]
+    def paint_batches(canvases: Any, lang: str) -> str:
+        batches = history["batches"]
+        xs = np.arange(1, len(batches) + 1)
+        losses = np.array([b["loss"] for b in batches], dtype=np.float64)
+        accs = np.array([b["acc"] for b in batches], dtype=np.float64)
+        batch_axis = text(lang, "canvas.batch_axis")
+        canvases.ctx("chart-batch", 480, 400)
+        _two_panels(
+            canvases, "chart-batch",
+            lambda ctx, w, h: charts.line_chart(
+                ctx, w, h, [charts.Series(text(lang, "canvas.loss"), xs, losses)],
+                text(lang, "canvas.batch_loss_title"), batch_axis, text(lang, "canvas.loss"),
+                theme, x_counts=True),
+            lambda ctx, w, h: charts.line_chart(
+                ctx, w, h, [charts.Series(text(lang, "canvas.accuracy"), xs, accs,
+                                          color=theme.series_color(2))],
+                text(lang, "canvas.batch_acc_title"), batch_axis, text(lang, "canvas.accuracy"),
+                theme, y_range=(0.0, 1.0), x_counts=True),
+        )
+        return batch_alt(history, lang)
 
-    epoch_axis = text(lang, "canvas.epoch_axis")
-    canvases.ctx("chart-epoch", 480, 400)
-    _two_panels(
-        canvases, "chart-epoch",
-        lambda ctx, w, h: charts.line_chart(
-            ctx, w, h, series("loss", "val_loss"), text(lang, "canvas.epoch_loss_title"),
-            epoch_axis, text(lang, "canvas.loss"), theme, x_range=(1, max(2, len(epochs))),
-            x_counts=True),
-        lambda ctx, w, h: charts.line_chart(
-            ctx, w, h, series("acc", "val_acc"), text(lang, "canvas.epoch_acc_title"), epoch_axis,
-            text(lang, "canvas.accuracy"), theme, y_range=(0.0, 1.0),
-            x_range=(1, max(2, len(epochs))), x_counts=True),
-    )
+    def paint_epochs(canvases: Any, lang: str) -> str:
+        epochs = np.arange(1, len(history["loss"]) + 1)
+
+        def series(train_key: str, val_key: str) -> list[charts.Series]:
+            val = [np.nan if v is None else v for v in history[val_key]]
+            return [charts.Series(text(lang, "canvas.train"), epochs,
+                                  np.array(history[train_key], float)),
+                    charts.Series(text(lang, "canvas.validation"), epochs, np.array(val, float),
+                                  dashed=True)]
+
+        epoch_axis = text(lang, "canvas.epoch_axis")
+        canvases.ctx("chart-epoch", 480, 400)
+        _two_panels(
+            canvases, "chart-epoch",
+            lambda ctx, w, h: charts.line_chart(
+                ctx, w, h, series("loss", "val_loss"), text(lang, "canvas.epoch_loss_title"),
+                epoch_axis, text(lang, "canvas.loss"), theme, x_range=(1, max(2, len(epochs))),
+                x_counts=True),
+            lambda ctx, w, h: charts.line_chart(
+                ctx, w, h, series("acc", "val_acc"), text(lang, "canvas.epoch_acc_title"),
+                epoch_axis, text(lang, "canvas.accuracy"), theme, y_range=(0.0, 1.0),
+                x_range=(1, max(2, len(epochs))), x_counts=True),
+        )
+        return epoch_alt(history, lang)
+
+    _show(canvases, "chart-batch", lang, paint_batches)
+    _show(canvases, "chart-epoch", lang, paint_epochs)
 
 
 # ---------------------------------------------------------------- 4. evaluate
 
 def draw_evaluation(canvases: Any, images: np.ndarray, labels: np.ndarray, evaluation: dict,
                     lang: str) -> None:
+    """Per-digit accuracy, the confusion matrix, the digits it got wrong and the first
+    predictions. What is kept for a redraw is only what is drawn (up to 40 + 10 images)."""
     theme = canvases.theme
-    per_class = evaluation["perClass"]
-    ctx = canvases.ctx("per-class", 480, 240)
-    charts.bar_chart(ctx, 480, 240, [str(d) for d in range(10)], per_class,
-                     text(lang, "canvas.per_class_title"), theme, value_format=".1%")
-    alt("per-class", text(lang, "canvas.per_class_alt", items=", ".join(
-        f"{d}: {v:.1%} ({c})" for d, (v, c) in enumerate(
-            zip(per_class, evaluation["counts"], strict=True)))))
+    per_class, counts = evaluation["perClass"], evaluation["counts"]
+    confusion = evaluation["confusion"]
 
-    ctx = canvases.ctx("confusion", 420, 420)
-    charts.confusion_chart(ctx, 420, 420, evaluation["confusion"], theme,
-                           text(lang, "canvas.true_label"), text(lang, "canvas.predicted_label"),
-                           text(lang, "canvas.confusion_title"))
-    alt("confusion", text(lang, "canvas.confusion_alt", rows="; ".join(
-        f"{d}: " + " ".join(str(v) for v in row)
-        for d, row in enumerate(evaluation["confusion"]))))
+    def paint_per_class(canvases: Any, lang: str) -> str:
+        ctx = canvases.ctx("per-class", 480, 240)
+        charts.bar_chart(ctx, 480, 240, [str(d) for d in range(10)], per_class,
+                         text(lang, "canvas.per_class_title"), theme, value_format=".1%")
+        return text(lang, "canvas.per_class_alt", items=", ".join(
+            f"{d}: {v:.1%} ({c})" for d, (v, c) in enumerate(zip(per_class, counts, strict=True))))
 
+    def paint_confusion(canvases: Any, lang: str) -> str:
+        ctx = canvases.ctx("confusion", 420, 420)
+        charts.confusion_chart(ctx, 420, 420, confusion, theme, text(lang, "canvas.true_label"),
+                               text(lang, "canvas.predicted_label"),
+                               text(lang, "canvas.confusion_title"))
+        return text(lang, "canvas.confusion_alt", rows="; ".join(
+            f"{d}: " + " ".join(str(v) for v in row) for d, row in enumerate(confusion)))
+
+    _show(canvases, "per-class", lang, paint_per_class)
+    _show(canvases, "confusion", lang, paint_confusion)
     predicted = np.asarray(evaluation["predictions"])
-    wrong = np.flatnonzero(predicted != labels)[:MISCLASSIFIED_SHOWN]
-    canvases.digit_grid(
-        "misclassified", images[wrong],
-        [f"{labels[i]}→{predicted[i]}" for i in wrong], cols=EXAMPLE_COLS, scale=GRID_SCALE,
-        caption_colors=[WRONG_COLOR] * len(wrong))
+    _draw_misclassified(canvases, images, labels, predicted, lang)
     _draw_predictions(canvases, images, labels, evaluation["probabilities"], lang)
+
+
+def _draw_misclassified(canvases: Any, images: np.ndarray, labels: np.ndarray,
+                        predicted: np.ndarray, lang: str) -> None:
+    """The first digits it got wrong, each captioned "true→predicted" (the page's legend
+    says so)."""
+    mistakes = np.flatnonzero(predicted != labels)
+    wrong = mistakes[:MISCLASSIFIED_SHOWN]
+    digits, pairs = images[wrong].copy(), [(int(labels[i]), int(predicted[i])) for i in wrong]
+    total = len(labels)
+
+    def paint(canvases: Any, lang: str) -> str:
+        canvases.digit_grid("misclassified", digits, [f"{t}→{p}" for t, p in pairs],
+                            cols=EXAMPLE_COLS, scale=GRID_SCALE,
+                            caption_colors=[WRONG_COLOR] * len(pairs))
+        if not pairs:
+            return text(lang, "canvas.misclassified_none_alt", count=total)
+        return text(lang, "canvas.misclassified_alt", shown=len(pairs), wrong=len(mistakes),
+                    items=", ".join(f"{t} → {p}" for t, p in pairs))
+
+    _show(canvases, "misclassified", lang, paint)
 
 
 def _draw_predictions(canvases: Any, images: np.ndarray, labels: np.ndarray,
                       probabilities: np.ndarray, lang: str) -> None:
     """The first test digits, each with its top-3 classes and their probabilities."""
     shown = min(PREDICTIONS_SHOWN, len(images))
-    top3 = np.argsort(-probabilities[:shown], axis=1)[:, :3]
-    scale, cell_w, text_h = 2, 56, 3 * 14
-    width, height = cell_w * shown, 28 * scale + 8 + text_h
-    ctx = canvases.ctx("predictions", max(width, 1), height)
-    charts.clear(ctx, max(width, 1), height, canvases.theme)
-    if shown == 0:
-        return
-    grid = draw.digit_grid(images[:shown], shown, scale=scale, pad=(cell_w - 28 * scale) // 2,
-                           background=draw.parse_color(canvases.theme.background))
-    canvases.put_image("predictions", grid[: 28 * scale + 4])
-    ctx.font = canvases.theme.font(11)
-    ctx.textAlign = "center"
-    ctx.textBaseline = "top"
-    for i in range(shown):
-        for rank, digit in enumerate(top3[i]):
-            right = digit == labels[i]
-            ctx.fillStyle = (RIGHT_COLOR if right else WRONG_COLOR) if rank == 0 else \
-                canvases.theme.muted
-            ctx.fillText(f"{digit}: {probabilities[i, digit]:.0%}", cell_w * (i + 0.5),
-                         28 * scale + 6 + rank * 14)
+    images, labels = images[:shown].copy(), labels[:shown].copy()
+    probabilities = probabilities[:shown].copy()
+    top3 = np.argsort(-probabilities, axis=1)[:, :3]
+
+    def paint(canvases: Any, lang: str) -> str:
+        scale, cell_w, text_h = 2, 56, 3 * 14
+        width, height = cell_w * shown, 28 * scale + 8 + text_h
+        ctx = canvases.ctx("predictions", max(width, 1), height)
+        charts.clear(ctx, max(width, 1), height, canvases.theme)
+        if shown > 0:
+            grid = draw.digit_grid(images, shown, scale=scale, pad=(cell_w - 28 * scale) // 2,
+                                   background=draw.parse_color(canvases.theme.background))
+            canvases.put_image("predictions", grid[: 28 * scale + 4])
+            ctx.font = canvases.theme.font(11)
+            ctx.textAlign = "center"
+            ctx.textBaseline = "top"
+        for i in range(shown):
+            for rank, digit in enumerate(top3[i]):
+                right = digit == labels[i]
+                ctx.fillStyle = (RIGHT_COLOR if right else WRONG_COLOR) if rank == 0 else \
+                    canvases.theme.muted
+                ctx.fillText(f"{digit}: {probabilities[i, digit]:.0%}", cell_w * (i + 0.5),
+                             28 * scale + 6 + rank * 14)
+        return text(lang, "canvas.predictions_alt", count=shown, items="; ".join(
+            f"{labels[i]}: " + ", ".join(f"{d} {probabilities[i, d]:.0%}" for d in top3[i])
+            for i in range(shown)))
+
+    _show(canvases, "predictions", lang, paint)
 
 
 # ---------------------------------------------------------------- 5. try it
@@ -226,11 +337,15 @@ def _draw_predictions(canvases: Any, images: np.ndarray, labels: np.ndarray,
 def draw_pad_probabilities(canvases: Any, probabilities: list[float] | None, lang: str) -> None:
     values = probabilities or [0.0] * 10
     best = int(np.argmax(values)) if probabilities else None
-    ctx = canvases.ctx("pad-probs", 360, 220)
-    charts.bar_chart(ctx, 360, 220, [str(d) for d in range(10)], values,
-                     text(lang, "canvas.probs_title"), canvases.theme, highlight_index=best)
-    alt("pad-probs", text(lang, "canvas.probs_alt", items=", ".join(
-        f"{d}: {v:.0%}" for d, v in enumerate(values))))
+
+    def paint(canvases: Any, lang: str) -> str:
+        ctx = canvases.ctx("pad-probs", 360, 220)
+        charts.bar_chart(ctx, 360, 220, [str(d) for d in range(10)], values,
+                         text(lang, "canvas.probs_title"), canvases.theme, highlight_index=best)
+        return text(lang, "canvas.probs_alt", items=", ".join(
+            f"{d}: {v:.0%}" for d, v in enumerate(values)))
+
+    _show(canvases, "pad-probs", lang, paint)
 
 
 def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str) -> None:
@@ -239,22 +354,40 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str)
     background = draw.parse_color(theme.background)
     kernels = model.first_conv_kernels()
     if kernels is not None:
-        rgba = draw.filters_grid(kernels, cols=kernels.shape[-1], scale=6, background=background)
-        ctx = canvases.ctx("filters", max(rgba.shape[1], 200), rgba.shape[0] + 24)
-        charts.clear(ctx, max(rgba.shape[1], 200), rgba.shape[0] + 24, theme)
-        charts.draw_text(ctx, text(lang, "canvas.filters_title"), 2, 2, theme.foreground,
-                         theme.font(bold=True), "left", "top")
-        canvases.put_image("filters", rgba, 0, 22)
+        filters = draw.filters_grid(kernels, cols=kernels.shape[-1], scale=6,
+                                    background=background)
+        size = f"{kernels.shape[0]} × {kernels.shape[1]}"
+
+        def paint_filters(canvases: Any, lang: str) -> str:
+            width, height = max(filters.shape[1], 200), filters.shape[0] + 24
+            ctx = canvases.ctx("filters", width, height)
+            charts.clear(ctx, width, height, theme)
+            charts.draw_text(ctx, text(lang, "canvas.filters_title"), 2, 2, theme.foreground,
+                             theme.font(bold=True), "left", "top")
+            canvases.put_image("filters", filters, 0, 22)
+            return text(lang, "canvas.filters_alt", count=kernels.shape[-1], size=size)
+
+        _show(canvases, "filters", lang, paint_filters)
     conv_maps = [m for m in model.feature_maps(image) if m["type"].lower().startswith("conv")]
+    names = [m["name"] for m in conv_maps]
+    shapes = [m["output"].shape for m in conv_maps]
     panels = [draw.feature_maps_grid(m["output"], cols=8, scale=2, background=background)
               for m in conv_maps]
-    width = max([p.shape[1] for p in panels] + [200])
-    height = sum(p.shape[0] + 22 for p in panels) or 22
-    ctx = canvases.ctx("feature-maps", width, height)
-    charts.clear(ctx, width, height, theme)
-    y = 0
-    for info, panel in zip(conv_maps, panels, strict=True):
-        charts.draw_text(ctx, text(lang, "canvas.maps_title", layer=info["name"]), 2, y + 2,
-                         theme.foreground, theme.font(bold=True), "left", "top")
-        canvases.put_image("feature-maps", panel, 0, y + 20)
-        y += panel.shape[0] + 22
+
+    def paint_maps(canvases: Any, lang: str) -> str:
+        width = max([p.shape[1] for p in panels] + [200])
+        height = sum(p.shape[0] + 22 for p in panels) or 22
+        ctx = canvases.ctx("feature-maps", width, height)
+        charts.clear(ctx, width, height, theme)
+        y = 0
+        for name, panel in zip(names, panels, strict=True):
+            charts.draw_text(ctx, text(lang, "canvas.maps_title", layer=name), 2, y + 2,
+                             theme.foreground, theme.font(bold=True), "left", "top")
+            canvases.put_image("feature-maps", panel, 0, y + 20)
+            y += panel.shape[0] + 22
+        return text(lang, "canvas.maps_alt", layers="; ".join(
+            text(lang, "canvas.maps_layer_alt", n=n, count=shape[-1],
+                 size=f"{shape[0]} × {shape[1]}")
+            for n, shape in enumerate(shapes, start=1)))
+
+    _show(canvases, "feature-maps", lang, paint_maps)
