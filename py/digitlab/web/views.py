@@ -75,11 +75,15 @@ def draw_class_balance(canvases: Any, data: Any, lang: str) -> None:
 # ---------------------------------------------------------------- 3. train
 
 class ProgressMeter:
-    """Epoch/batch position, images per second and time left, for the progress bar."""
+    """Epoch/batch position, images per second and time left, for the progress bar.
 
-    def __init__(self, train_size: int, epochs: int) -> None:
+    `done` images of the run were trained before this meter started (a continued run): the
+    fraction is of the whole run, the speed of this part only."""
+
+    def __init__(self, train_size: int, epochs: int, done: int = 0) -> None:
         self.train_size, self.epochs = train_size, epochs
         self.start = time.perf_counter()
+        self.done = done
         self.images = 0
         self.batches = 0
 
@@ -90,12 +94,14 @@ class ProgressMeter:
         elapsed = max(time.perf_counter() - self.start, 1e-6)
         total = self.train_size * self.epochs
         speed = self.images / elapsed
+        left = max(total - self.done - self.images, 0)
+        self.batches = event.get("batches", self.batches)
         batch = event.get("batch", self.batches - 1)
         message = {
             "type": "progress", "kind": event["kind"], "epoch": event["epoch"] + 1,
             "epochs": self.epochs, "batch": batch + 1, "batches": self.batches,
-            "fraction": self.images / total, "imagesPerSecond": speed,
-            "eta": (total - self.images) / speed if speed > 0 else 0.0,
+            "fraction": min((self.done + self.images) / total, 1.0), "imagesPerSecond": speed,
+            "eta": left / speed if speed > 0 else 0.0,
             "loss": event["loss"], "acc": event["acc"],
         }
         if event["kind"] == "batch":
@@ -223,9 +229,30 @@ def _draw_predictions(canvases: Any, images: np.ndarray, labels: np.ndarray,
 
 # ---------------------------------------------------------------- 5. try it
 
+def _empty_state(canvases: Any, name: str, width: int, height: int, message: str) -> None:
+    """A canvas that says in words why it shows nothing (and what would fill it)."""
+    ctx = canvases.ctx(name, width, height)
+    charts.clear(ctx, width, height, canvases.theme)
+    charts.draw_text(ctx, message, width / 2, height / 2, canvases.theme.muted,
+                     canvases.theme.font(13), "center", "middle")
+    alt(name, message)
+
+
+def draw_pad_empty(canvases: Any, lang: str) -> None:
+    """No model yet: the pad's views say so instead of showing nothing."""
+    message = text(lang, "canvas.no_model")
+    _empty_state(canvases, "pad-probs", 360, 220, message)
+    _empty_state(canvases, "feature-maps", 560, 60, message)
+    _empty_state(canvases, "filters", 560, 60, message)
+
+
 def draw_pad_probabilities(canvases: Any, probabilities: list[float] | None, lang: str) -> None:
-    values = probabilities or [0.0] * 10
-    best = int(np.argmax(values)) if probabilities else None
+    """The ten probabilities, or (an empty pad) words saying to draw: never ten 0 % bars."""
+    if probabilities is None:
+        _empty_state(canvases, "pad-probs", 360, 220, text(lang, "canvas.probs_empty"))
+        return
+    values = probabilities
+    best = int(np.argmax(values))
     ctx = canvases.ctx("pad-probs", 360, 220)
     charts.bar_chart(ctx, 360, 220, [str(d) for d in range(10)], values,
                      text(lang, "canvas.probs_title"), canvases.theme, highlight_index=best)
@@ -233,8 +260,11 @@ def draw_pad_probabilities(canvases: Any, probabilities: list[float] | None, lan
         f"{d}: {v:.0%}" for d, v in enumerate(values))))
 
 
-def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str) -> None:
-    """The first conv layer's filters, and each conv layer's feature maps for `image`."""
+def draw_network_inside(canvases: Any, model: Any, image: np.ndarray | None, lang: str,
+                        shown: int | None = None) -> None:
+    """The first conv layer's filters, and each conv layer's feature maps for `image`: test
+    image `shown`, or the drawing when `shown` is None. Without an image, words saying how to
+    choose one (the maps never silently show some other image)."""
     theme = canvases.theme
     background = draw.parse_color(theme.background)
     kernels = model.first_conv_kernels()
@@ -245,6 +275,10 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str)
         charts.draw_text(ctx, text(lang, "canvas.filters_title"), 2, 2, theme.foreground,
                          theme.font(bold=True), "left", "top")
         canvases.put_image("filters", rgba, 0, 22)
+        alt("filters", text(lang, "canvas.filters_title"))
+    if image is None:
+        _empty_state(canvases, "feature-maps", 560, 60, text(lang, "canvas.maps_empty"))
+        return
     conv_maps = [m for m in model.feature_maps(image) if m["type"].lower().startswith("conv")]
     panels = [draw.feature_maps_grid(m["output"], cols=8, scale=2, background=background)
               for m in conv_maps]
@@ -254,7 +288,11 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str)
     charts.clear(ctx, width, height, theme)
     y = 0
     for info, panel in zip(conv_maps, panels, strict=True):
-        charts.draw_text(ctx, text(lang, "canvas.maps_title", layer=info["name"]), 2, y + 2,
-                         theme.foreground, theme.font(bold=True), "left", "top")
+        title = (text(lang, "canvas.maps_drawing", layer=info["name"]) if shown is None
+                 else text(lang, "canvas.maps_test", layer=info["name"], index=shown))
+        charts.draw_text(ctx, title, 2, y + 2, theme.foreground, theme.font(bold=True), "left",
+                         "top")
         canvases.put_image("feature-maps", panel, 0, y + 20)
         y += panel.shape[0] + 22
+    alt("feature-maps", text(lang, "canvas.maps_drawing_alt") if shown is None
+        else text(lang, "canvas.maps_test_alt", index=shown))
