@@ -71,7 +71,7 @@ export const digitlab = {
     page.weightsLoaded(summary);
     return summary;
   },
-  state: () => ({ ...state }),
+  state: () => ({ ...state, model: state.model && { ...state.model }, run: state.run && { ...state.run } }),
   summary: (model) => callWorker("summary", { model }),
   memory: (options = {}) => callWorker("memory", options),
   inspect: (index) => callWorker("inspect", { index }),
