@@ -461,7 +461,8 @@ function applyTrainingSchema() {
 /** Set the page up from its link (language, form, model), wire every control, disable the
  *  ones that need Python until it has booted. */
 export function setupControls() {
-  Object.assign(on, { alert: showAlert, ready: (value) => quietly(onReady(value)), progress: showTrainingProgress, state: onState });
+  Object.assign(on, { alert: showAlert, ready: (value) => quietly(onReady(value)), progress: showTrainingProgress, state: onState,
+    phase: renderState });
   Object.assign(page, {
     padSnapshot: () => pad.snapshot(),
     shareConfig,

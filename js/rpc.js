@@ -29,9 +29,16 @@ export const python = { lang: null };
 /**
  * What the page does on worker news; ./controls.js replaces these no-ops:
  * alert(message, {retry}) shows the banner, ready(value) gets the boot's {summary, restored},
- * progress(message) each training progress message, state(labState) each state message.
+ * progress(message) each training progress message, state(labState) each state message,
+ * phase() a call that changed the phase (training, evaluating) and set it back.
  */
-export const on = { alert: () => {}, ready: () => {}, progress: () => {}, state: () => {} };
+export const on = { alert: () => {}, ready: () => {}, progress: () => {}, state: () => {}, phase: () => {} };
+
+/** The phase a call puts the page in (and back), told to the page so its controls follow. */
+export function setPhase(phase) {
+  state.phase = phase;
+  on.phase();
+}
 
 let worker = null;
 let nextCallId = 1;
@@ -119,7 +126,7 @@ function showBootProgress(message) {
 export function startWorker() {
   worker?.terminate();
   resetBootProgress();
-  state.phase = "booting";
+  setPhase("booting");
   for (const key of Object.keys(bootBytes)) delete bootBytes[key];
   const readyPromise = new Promise((resolve, reject) => { readyResolvers = { resolve, reject }; });
   readyPromise.catch(() => {}); // callers get the rejection through digitlab.ready
@@ -150,7 +157,7 @@ function uiSettings() {
 }
 
 function failBoot(reply) {
-  state.phase = "error";
+  setPhase("error");
   document.querySelector(`.boot-stages li[data-stage="${reply.stage}"]`)?.classList.add("failed");
   const error = codedError(reply.code, messageFor(reply), reply);
   on.alert(error.message, { retry: true });
