@@ -4,7 +4,7 @@
 // ./controls.js fills in, so this module does not depend on the controls.
 import { memoryBudget } from "./budget.js";
 import { t } from "./i18n.js";
-import { callWorker, codedError, on, sendStop, startWorker, state } from "./rpc.js";
+import { callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
 import { shareUrl } from "./share.js";
 
 /**
@@ -22,14 +22,14 @@ export const page = {
 async function runTraining(config) {
   if (state.phase === "training") throw codedError("BUSY", t("error.BUSY"));
   const call = callWorker("train", config);
-  state.phase = "training";
   state.epoch = 0;
   state.batch = 0;
+  setPhase("training");
   page.trainingStarted();
   try {
     return await call;
   } finally {
-    state.phase = "ready";
+    setPhase("ready");
     page.trainingEnded();
   }
 }
@@ -37,11 +37,11 @@ async function runTraining(config) {
 async function runEvaluation(options) {
   const call = callWorker("evaluate", options);
   if (state.phase !== "ready") return call; // rejected (busy or not booted) as it should be
-  state.phase = "evaluating";
+  setPhase("evaluating");
   try {
     return await call;
   } finally {
-    if (state.phase === "evaluating") state.phase = "ready";
+    if (state.phase === "evaluating") setPhase("ready");
   }
 }
 
@@ -71,7 +71,7 @@ export const digitlab = {
     page.weightsLoaded(summary);
     return summary;
   },
-  state: () => ({ ...state }),
+  state: () => ({ ...state, model: state.model && { ...state.model }, run: state.run && { ...state.run } }),
   summary: (model) => callWorker("summary", { model }),
   memory: (options = {}) => callWorker("memory", options),
   inspect: (index) => callWorker("inspect", { index }),

@@ -1,12 +1,14 @@
 // The page's controls: the buttons and the training form, the model summary table, the model
 // choice and the builder, the language switch, the share link and the alert banner. They act
 // through window.digitlab (./api.js), like a script would; worker news arrives through the
-// hooks of ./rpc.js, which this module fills in.
+// hooks of ./rpc.js, which this module fills in. What they show about the lab (which model is
+// in use, the run, the results) is rendered from Python's state message (`lab.state`), never
+// remembered here, so the page cannot tell one story while the worker holds another.
 import { digitlab, page, start } from "./api.js";
 import { createBuilder } from "./builder.js";
 import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, showString, showText, t } from "./i18n.js";
 import { setupPad } from "./pad.js";
-import { callWorker, on, python, state } from "./rpc.js";
+import { callWorker, lab, on, python, state } from "./rpc.js";
 import { readSharedConfig, shareUrl } from "./share.js";
 import { loadSources, renderSources } from "./source.js";
 import { SCHEMA } from "./schema.js";
@@ -15,7 +17,11 @@ const $ = (id) => document.getElementById(id);
 
 let pad = null;
 let builder = null;
-const shown = { summary: null, progress: null, accuracy: null }; // re-rendered on a language switch
+// Re-rendered on a language switch: the last progress message, and the model the select or
+// builder shows: {summary (null when it cannot be built), active (it is the model in use)}.
+const shown = { progress: null, selection: null };
+let linkModel = null; // the model a share link set up, until the reader chose (or none)
+let linkChoice = null; // the saved model the reader is asked about, while the choice shows
 
 function quietly(promise) {
   promise.catch(() => {}); // the banner already shows the error
@@ -35,26 +41,133 @@ function hideAlert() {
 
 // ---------------------------------------------------------------- boot done
 
-function onReady(value) {
-  setControlsEnabled(true);
-  renderSummary(value.restored || value.summary);
-  if (value.restored) $("continue-button").disabled = false;
-  // A shared link or a restored form may have picked another model than the boot summary's.
-  if ($("model-select").value !== "tutorial") quietly(onModelChoice("tutorial"));
+async function onReady() {
+  renderState();
   if (python.lang !== language()) tellPythonTheLanguage(); // switched while booting
   quietly(loadSources((step) => callWorker("source", { step })));
+  const saved = lab.state?.model?.source === "stored" ? lab.state.model : null;
+  if (saved && linkModel === null) showModelInSelect(saved); // the select shows what is in use
+  await refreshModel();
+  // A link's model replaces the saved one only if the reader says so.
+  if (saved && linkModel !== null && shown.selection && !shown.selection.active) showLinkChoice(saved);
+}
+
+// ---------------------------------------------------------------- the state
+
+// How the model in use came to be, by its `source` in the state.
+const SOURCE_TEXT = { trained: "model.source.trained", file: "model.source.file", stored: "model.source.stored",
+  link: "model.source.link", builder: "model.source.builder", code: "model.source.code" };
+
+function modelLabel(name) {
+  return name === "custom" ? t("model.name.custom") : t(`model.${name}`);
+}
+
+function renderState() {
+  const ready = state.phase === "ready";
+  const model = lab.state?.model ?? null;
+  $("train-button").disabled = !ready;
+  $("stop-button").disabled = state.phase !== "training";
+  for (const id of ["continue-button", "evaluate-button", "save-weights"]) $(id).disabled = !ready || !model;
+  renderModelPanel();
+  renderProgressText();
+  renderTrainResult();
+  renderAccuracy();
+  renderPadHint();
+  renderWeightsStatus();
+}
+
+function onState() {
+  renderState();
+  const model = lab.state?.model;
+  const identity = model ? `${model.source}:${JSON.stringify(model.spec)}` : "";
+  if (identity !== shown.modelIdentity) {
+    shown.modelIdentity = identity;
+    quietly(refreshModel()); // is the selection still (or now) the model in use?
+  }
+}
+
+// The select and builder show the model `model` (the saved one at boot, or after Keep).
+function showModelInSelect(model) {
+  if (model.name === "custom") {
+    $("model-select").value = "custom";
+    builder.setSpec(model.spec);
+  } else {
+    $("model-select").value = model.name;
+  }
+  $("builder").hidden = $("model-select").value !== "custom";
+}
+
+function renderLinkChoice() {
+  const box = $("link-choice");
+  box.hidden = linkChoice === null;
+  if (linkChoice === null) return;
+  const choice = $("model-select").value;
+  $("link-choice-text").textContent = t("link.prompt", {
+    name: modelLabel(choice), saved: modelLabel(linkChoice.name), params: formatNumber(linkChoice.params),
+  });
+}
+
+function showLinkChoice(saved) {
+  linkChoice = saved;
+  renderLinkChoice();
+  $("link-use").focus();
+}
+
+function closeLinkChoice() {
+  linkChoice = null;
+  linkModel = null;
+  renderLinkChoice();
+}
+
+function useLinkModel() {
+  const choice = $("model-select").value;
+  closeLinkChoice();
+  quietly(callWorker("useModel", { model: choice === "custom" ? builder.spec() : choice, source: "link" }));
+}
+
+function keepSavedModel() {
+  const saved = linkChoice;
+  closeLinkChoice();
+  if (saved) showModelInSelect(saved);
+  quietly(refreshModel());
+  updateUrl();
 }
 
 // ---------------------------------------------------------------- training
 
 function renderProgressText() {
   const message = shown.progress;
-  if (!message) return;
-  $("progress-text").textContent = t("train.progress", {
-    epoch: formatNumber(message.epoch), epochs: formatNumber(message.epochs),
-    batch: formatNumber(message.batch), batches: formatNumber(message.batches),
-    speed: formatNumber(Math.round(message.imagesPerSecond)), eta: formatNumber(Math.ceil(message.eta)),
-  });
+  const run = lab.state?.run ?? null;
+  if (state.phase === "training" && message) {
+    $("progress-text").textContent = t("train.progress", {
+      epoch: formatNumber(message.epoch), epochs: formatNumber(message.epochs),
+      batch: formatNumber(message.batch), batches: formatNumber(message.batches),
+      speed: formatNumber(Math.round(message.imagesPerSecond)), eta: formatNumber(Math.ceil(message.eta)),
+    });
+    return;
+  }
+  if (state.phase === "training") return; // the first progress message is on its way
+  $("progress").value = run && run.epochs && run.batches
+    ? Math.min(1, (run.completed * run.batches + run.batch) / (run.epochs * run.batches)) : 0;
+  const numbers = run && { epoch: formatNumber(run.epoch), epochs: formatNumber(run.epochs) };
+  $("progress-text").textContent = !run ? "" : run.finished ? t("train.finished", numbers) : t("train.stopped", numbers);
+}
+
+function percent(value) {
+  return formatNumber(100 * value, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+}
+
+// The last completed epoch's figures, as text: what the charts end on.
+function renderTrainResult() {
+  const run = lab.state?.run;
+  const element = $("train-result");
+  if (!run || !run.completed || run.acc === null) {
+    element.textContent = "";
+    return;
+  }
+  const params = { epoch: formatNumber(run.completed), acc: percent(run.acc) };
+  element.textContent = run.valAcc === null
+    ? t("train.result.noValidation", params) : t("train.result", { ...params, val: percent(run.valAcc) });
 }
 
 function showTrainingProgress(message) {
@@ -67,11 +180,16 @@ function showTrainingProgress(message) {
   }
 }
 
+function onTrainingStarted() {
+  shown.progress = null;
+  if (linkChoice !== null) closeLinkChoice(); // training answers it: the trained model is in use
+  renderState();
+}
+
 function onTrainingEnded() {
-  setTrainingControls(false);
-  $("continue-button").disabled = false;
+  renderState();
   if (python.lang !== language()) tellPythonTheLanguage(); // switched while training
-  if ($("model-select").value === "custom") refreshModel(); // edits made while training
+  if ($("model-select").value === "custom") quietly(refreshModel()); // edits made while training
 }
 
 function readConfigFromControls() {
@@ -88,26 +206,15 @@ function readConfigFromControls() {
 }
 
 function setControlsEnabled(enabled) {
-  for (const id of ["train-button", "evaluate-button", "save-weights"]) $(id).disabled = !enabled;
-}
-
-function setTrainingControls(training) {
-  $("train-button").disabled = training;
-  $("continue-button").disabled = training;
-  $("evaluate-button").disabled = training;
-  $("save-weights").disabled = training;
-  $("stop-button").disabled = !training;
+  for (const id of ["train-button", "continue-button", "evaluate-button", "save-weights"]) $(id).disabled = !enabled;
 }
 
 // ---------------------------------------------------------------- model summary
 
-function renderSummary(summary) {
-  if (!summary) return;
-  shown.summary = summary;
-  $("summary-invalid").hidden = true;
+function renderSummaryTable(summary) {
   const locale = language();
   const body = $("model-summary").querySelector("tbody");
-  body.replaceChildren(...summary.layers.map((layer) => {
+  body.replaceChildren(...(summary ? summary.layers : []).map((layer) => {
     const row = document.createElement("tr");
     const shape = `[${layer.output_shape.map((d) => (d === null ? "null" : d)).join(", ")}]`;
     for (const [value, isCode] of [[`${layer.name} (${layer.type})`, true], [shape, true],
@@ -119,14 +226,27 @@ function renderSummary(summary) {
     }
     return row;
   }));
-  $("summary-total").textContent = summary.total_params.toLocaleString(locale);
+  $("summary-total").textContent = summary ? summary.total_params.toLocaleString(locale) : "–";
 }
 
-function clearSummary() {
-  shown.summary = null;
-  $("model-summary").querySelector("tbody").replaceChildren();
-  $("summary-total").textContent = "–";
-  $("summary-invalid").hidden = false;
+// The table shows the model in use (Evaluate, Continue, Save and the pad use it); without
+// one, the selected model, not trained yet. A selection that differs from the model in use
+// is said to be untrained.
+function renderModelPanel() {
+  const model = lab.state?.model ?? null;
+  const selection = shown.selection;
+  const invalid = selection !== null && selection.summary === null;
+  $("summary-invalid").hidden = !invalid;
+  if (model) {
+    renderSummaryTable(model.summary);
+    $("model-status").textContent = t("model.status.inUse", {
+      name: modelLabel(model.name), params: formatNumber(model.params), source: t(SOURCE_TEXT[model.source]),
+    });
+  } else {
+    renderSummaryTable(selection?.summary ?? null);
+    $("model-status").textContent = t("model.status.none");
+  }
+  $("model-other").hidden = !model || !selection || invalid || selection.active;
 }
 
 // ---------------------------------------------------------------- model choice and builder
@@ -134,23 +254,26 @@ function clearSummary() {
 let planSequence = 0;
 let planTimer = null;
 
-// The summary of the chosen model; for "custom", Python's plan of the builder's layers.
+// The summary of the chosen model (for "custom", Python's plan of the builder's layers), and
+// whether it is the model in use. Resolves when shown (or when the phase defers it).
 function refreshModel() {
   const choice = $("model-select").value;
   $("builder").hidden = choice !== "custom";
-  if (state.phase !== "ready") return; // onReady and the end of training call again
-  if (choice !== "custom") {
-    quietly(digitlab.summary(choice).then(renderSummary));
-    return;
-  }
+  if (state.phase !== "ready") return Promise.resolve(); // onReady and the end of training call again
   const sequence = ++planSequence; // answers can overtake each other; show only the latest
-  quietly(digitlab.plan({ model: builder.spec(), batchSize: Number($("batch-size").value) || undefined })
-    .then((plan) => {
-      if (sequence !== planSequence) return;
-      builder.showPlan(plan);
-      if (plan.ok) renderSummary(plan.summary);
-      else clearSummary();
-    }));
+  const request = choice !== "custom"
+    ? digitlab.summary(choice).then((summary) => ({ summary, active: summary.active }))
+    : digitlab.plan({ model: builder.spec(), batchSize: Number($("batch-size").value) || undefined })
+      .then((plan) => {
+        if (sequence === planSequence) builder.showPlan(plan);
+        return { summary: plan.ok ? plan.summary : null, active: plan.active };
+      });
+  return request.then((selection) => {
+    if (sequence !== planSequence) return;
+    shown.selection = selection;
+    renderModelPanel();
+    if (linkChoice !== null) renderLinkChoice();
+  }, () => {}); // the banner already shows the error
 }
 
 function schedulePlan() {
@@ -184,15 +307,14 @@ function tellPythonTheLanguage() {
   const lang = language();
   quietly(callWorker("setLanguage", { lang }).then(() => {
     python.lang = lang;
-    if ($("model-select").value === "custom") refreshModel(); // problems are worded in Python
+    if ($("model-select").value === "custom") quietly(refreshModel()); // problems are worded in Python
   }));
 }
 
 function onLanguageSwitch(lang) {
   setLanguage(lang);
-  renderSummary(shown.summary);
-  renderProgressText();
-  renderAccuracy();
+  renderState();
+  renderLinkChoice();
   renderSources();
   builder.render();
   tellPythonTheLanguage();
@@ -246,10 +368,27 @@ function restoreSharedConfig(config) {
 }
 
 function renderAccuracy() {
-  if (shown.accuracy === null) return;
-  $("test-accuracy").textContent = t("evaluate.accuracy", {
-    accuracy: formatNumber(100 * shown.accuracy, { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+  const evaluation = lab.state?.evaluation;
+  $("test-accuracy").textContent = !evaluation ? "" : t("evaluate.accuracy", {
+    accuracy: formatNumber(100 * evaluation.accuracy, { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
   });
+}
+
+function renderPadHint() {
+  const hint = $("pad-hint");
+  const model = lab.state?.model;
+  hint.dataset.i18n = model ? "try.hint" : "try.noModel"; // kept by a language switch
+  hint.textContent = t(hint.dataset.i18n);
+  hint.hidden = Boolean(model) && pad !== null && pad.hasInk();
+}
+
+// A loaded (or restored) model named, with its size: the file did what the reader meant.
+function renderWeightsStatus() {
+  const model = lab.state?.model;
+  const element = $("weights-status");
+  const key = { file: "files.loadedModel", stored: "files.restored" }[model?.source];
+  element.hidden = !key;
+  element.textContent = key ? t(key, { name: modelLabel(model.name), params: formatNumber(model.params) }) : "";
 }
 
 // ---------------------------------------------------------------- wiring
@@ -276,10 +415,7 @@ function wireControls() {
   $("train-button").addEventListener("click", () => quietly(digitlab.train(readConfigFromControls())));
   $("continue-button").addEventListener("click", () => quietly(digitlab.train({ ...readConfigFromControls(), continue: true })));
   $("stop-button").addEventListener("click", () => quietly(digitlab.stop()));
-  $("evaluate-button").addEventListener("click", () => quietly(digitlab.evaluate().then((result) => {
-    shown.accuracy = result.accuracy;
-    renderAccuracy();
-  })));
+  $("evaluate-button").addEventListener("click", () => quietly(digitlab.evaluate()));
   let previousModel = $("model-select").value;
   $("model-select").addEventListener("change", () => {
     const previous = previousModel;
@@ -317,8 +453,13 @@ function wireControls() {
   });
   $("lang").addEventListener("change", () => onLanguageSwitch($("lang").value));
   pad = setupPad($("pad"), $("clear"), () => {
-    $("pad-hint").hidden = pad.hasInk();
+    renderPadHint();
     if (state.phase === "ready") quietly(digitlab.predictPad());
+  });
+  $("link-use").addEventListener("click", useLinkModel);
+  $("link-keep").addEventListener("click", keepSavedModel);
+  $("link-choice").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") keepSavedModel(); // leaving the question keeps what is there
   });
 }
 
@@ -341,18 +482,17 @@ function applyTrainingSchema() {
 /** Set the page up from its link (language, form, model), wire every control, disable the
  *  ones that need Python until it has booted. */
 export function setupControls() {
-  Object.assign(on, { alert: showAlert, ready: onReady, progress: showTrainingProgress });
+  Object.assign(on, { alert: showAlert, ready: (value) => quietly(onReady(value)), progress: showTrainingProgress, state: onState,
+    phase: renderState });
   Object.assign(page, {
     padSnapshot: () => pad.snapshot(),
     shareConfig,
-    weightsLoaded: (summary) => {
-      renderSummary(summary);
-      $("continue-button").disabled = false;
-    },
-    trainingStarted: () => setTrainingControls(true),
+    weightsLoaded: () => {}, // the state message that came before the reply has shown it
+    trainingStarted: onTrainingStarted,
     trainingEnded: onTrainingEnded,
   });
   const shared = readSharedConfig();
+  linkModel = shared?.model ?? null;
   $("lang").value = chooseLanguage(shared?.lang);
   applyTranslations();
   builder = createBuilder($("builder"), schedulePlan);
@@ -360,4 +500,5 @@ export function setupControls() {
   restoreSharedConfig(shared);
   wireControls();
   setControlsEnabled(false);
+  renderPadHint();
 }

@@ -1,8 +1,11 @@
 // The worker and the messages to and from it: start and restart, boot progress, calls into
 // Python with ids and their settling. The page's phase lives here because it decides which
-// calls are refused (BUSY while training, RUNTIME before boot). What the page does with a
-// message beyond that (the banner, the controls) is left to the hooks in `on`, which
-// ./controls.js fills in: this module imports none of the page's own modules.
+// calls are refused (BUSY while training, RUNTIME before boot), at once, before the worker
+// hears of them. Everything else about the lab (the model in use and where it came from, the
+// run and whether it stopped) is Python's: its controller posts a "state" message whenever it
+// changes, kept here in `lab.state`. What the page does with a message beyond that (the
+// banner, the controls) is left to the hooks in `on`, which ./controls.js fills in: this
+// module imports none of the page's own modules.
 import { memoryBudget } from "./budget.js";
 import { formatNumber, messageFor, t } from "./i18n.js";
 import { SCHEMA } from "./schema.js";
@@ -10,8 +13,15 @@ import { SCHEMA } from "./schema.js";
 const $ = (id) => document.getElementById(id);
 
 
-/** The phase and training position digitlab.state() reports. */
-export const state = { phase: "booting", epoch: 0, batch: 0 };
+/**
+ * What digitlab.state() reports: the phase and training position, and from Python's state,
+ * model {name, params, source, trained} and run {epoch, epochs, completed, batch, batches,
+ * stopped, finished} (each null until there is one).
+ */
+export const state = { phase: "booting", epoch: 0, batch: 0, model: null, run: null };
+
+/** Python's last state message whole (with the model's summary and the run's figures). */
+export const lab = { state: null };
 
 /** The language Python draws in; a switch during boot waits for it to catch up (onReady). */
 export const python = { lang: null };
@@ -19,9 +29,16 @@ export const python = { lang: null };
 /**
  * What the page does on worker news; ./controls.js replaces these no-ops:
  * alert(message, {retry}) shows the banner, ready(value) gets the boot's {summary, restored},
- * progress(message) each training progress message.
+ * progress(message) each training progress message, state(labState) each state message,
+ * phase() a call that changed the phase (training, evaluating) and set it back.
  */
-export const on = { alert: () => {}, ready: () => {}, progress: () => {} };
+export const on = { alert: () => {}, ready: () => {}, progress: () => {}, state: () => {}, phase: () => {} };
+
+/** The phase a call puts the page in (and back), told to the page so its controls follow. */
+export function setPhase(phase) {
+  state.phase = phase;
+  on.phase();
+}
 
 let worker = null;
 let nextCallId = 1;
@@ -109,7 +126,7 @@ function showBootProgress(message) {
 export function startWorker() {
   worker?.terminate();
   resetBootProgress();
-  state.phase = "booting";
+  setPhase("booting");
   for (const key of Object.keys(bootBytes)) delete bootBytes[key];
   const readyPromise = new Promise((resolve, reject) => { readyResolvers = { resolve, reject }; });
   readyPromise.catch(() => {}); // callers get the rejection through digitlab.ready
@@ -140,7 +157,7 @@ function uiSettings() {
 }
 
 function failBoot(reply) {
-  state.phase = "error";
+  setPhase("error");
   document.querySelector(`.boot-stages li[data-stage="${reply.stage}"]`)?.classList.add("failed");
   const error = codedError(reply.code, messageFor(reply), reply);
   on.alert(error.message, { retry: true });
@@ -162,6 +179,7 @@ function onWorkerMessage(message) {
     case "ready": return onReady(message.value);
     case "boot-error": return failBoot(message);
     case "progress": return onProgress(message);
+    case "state": return onState(message.state);
     case "result": return settleCall(message);
     case "alt": return setAltText(message);
     default: return undefined;
@@ -172,6 +190,17 @@ function onProgress(message) {
   state.epoch = message.epoch;
   state.batch = message.batch;
   on.progress(message);
+}
+
+function pick(object, keys) {
+  return object ? Object.fromEntries(keys.map((key) => [key, object[key]])) : null;
+}
+
+function onState(next) {
+  lab.state = next;
+  state.model = pick(next.model, ["name", "params", "source", "trained"]);
+  state.run = pick(next.run, ["epoch", "epochs", "completed", "batch", "batches", "stopped", "finished"]);
+  on.state(next);
 }
 
 // Screen-reader text for a canvas Python drew.

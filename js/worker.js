@@ -185,6 +185,7 @@ self.onmessage = async (event) => {
     const reply = await callPython(message.method, message.args, message.bytes);
     postMessage({ type: "result", id: message.id, ...reply }, reply.bytes ? [reply.bytes.buffer] : []);
     if (reply.ok && PERSISTED_AFTER.has(message.method)) await persistModel();
+    if (reply.ok && FORGOTTEN_AFTER.has(message.method)) await forgetModel();
   }
 };
 
@@ -215,6 +216,8 @@ async function callPython(method, args, bytes) {
 const DB_NAME = "digitlab";
 const MODEL_KEY = "digitlab:last-model";
 const PERSISTED_AFTER = new Set(["train", "loadWeights"]);
+// The reader chose a share link's (untrained) model over the saved one: that one is replaced.
+const FORGOTTEN_AFTER = new Set(["useModel"]);
 
 function openDb() {
   return new Promise((resolve, reject) => {
@@ -247,6 +250,12 @@ async function persistModel() {
   }
 }
 
+async function forgetModel() {
+  await dbRequest("readwrite", (store) => store.delete(MODEL_KEY)).catch(() => {});
+}
+
+// The saved model, in use from boot as source "stored" (its run is not kept: Continue then
+// starts a run on its weights).
 async function restoreModel() {
   let bytes;
   try {
@@ -255,7 +264,7 @@ async function restoreModel() {
     return null;
   }
   if (!bytes) return null;
-  const reply = await callPython("loadWeights", {}, bytes);
-  if (!reply.ok) await dbRequest("readwrite", (store) => store.delete(MODEL_KEY)).catch(() => {});
+  const reply = await callPython("loadWeights", { source: "stored" }, bytes);
+  if (!reply.ok) await forgetModel();
   return reply.ok ? reply.value : null;
 }

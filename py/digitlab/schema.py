@@ -120,7 +120,7 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
 ERRORS: dict[str, dict[str, Any]] = {
     "BAD_CONFIG": {"reasons": ["not_object", "unknown_field", "type", "range", "positive",
                                "fraction", "total", "choice", "boolean", "model",
-                               "pixels", "pad_size"]},
+                               "pixels", "pad_size", "continue_setting"]},
     "BAD_MODEL": {"reasons": ["unknown_model", "json", "not_list", "not_object", "unknown_type",
                               "unknown_field", "positive_int", "positive_size", "choice",
                               "rate", "input_shape", "needs_image", "needs_flatten", "shrinks",
@@ -134,7 +134,8 @@ ERRORS: dict[str, dict[str, Any]] = {
                                 "png_crc", "png_header", "png_no_header", "png_too_large",
                                 "png_corrupt", "png_data_size", "png_filter"]},
     "DATA_LABELS": {"reasons": ["download", "http", "size", "not_one_hot"]},
-    "DIVERGED": {"reasons": ["diverged", "restored_start", "restored_epoch"]},
+    "DIVERGED": {"reasons": ["diverged", "restored_start", "restored_epoch",
+                             "restored_batch"]},
     "NO_MODEL": {"reasons": ["no_model"]},
     "RUNTIME": {"reasons": ["not_ready", "exception", "download", "http"]},
     "INTERNAL": {"reasons": ["unknown_method", "exception"]},

@@ -94,8 +94,10 @@ def test_stop_ends_training_within_a_batch_and_keeps_the_weights(lab: Page) -> N
     assert busy["code"] == "BUSY"
     lab.evaluate("window.digitlab.stop()")
     history = call(lab, "window.__run")
-    stopped_after = len(history["batches"])
+    stopped_after = lab.evaluate("window.digitlab.state().run.batch")
     assert 3 <= stopped_after < 200, stopped_after  # 200 batches make the whole epoch
+    # Continue numbers on after the finished 2-epoch run: its batches come first.
+    assert len(history["batches"]) == 2 * 32 + stopped_after
     assert lab.evaluate("window.digitlab.state().phase") == "ready"
     first = call(lab, "window.digitlab.evaluate({size: 500})")["predictions"]
     again = call(lab, "window.digitlab.evaluate({size: 500})")["predictions"]

@@ -165,7 +165,7 @@ def test_bad_configs_are_refused_naming_the_field(lab: Page, config: dict, field
 
 def test_calls_while_training_are_busy_except_stop_and_state(lab: Page) -> None:
     lab.evaluate("() => { window.__run = window.digitlab.train({trainSize: 5000, epochs: 1, "
-                 "batchSize: 50, validationSize: 0, continue: true}); }")
+                 "batchSize: 50, validationSize: 0}); }")
     lab.wait_for_function("() => window.digitlab.state().batch >= 2", timeout=60_000)
     codes = [call(lab, expression).get("code") for expression in (
         "window.digitlab.evaluate()", "window.digitlab.saveWeights()",
@@ -211,7 +211,7 @@ def test_training_needs_no_frames_or_main_thread_timers(lab: Page) -> None:
     }""")
     try:
         history = call(lab, "window.digitlab.train({trainSize: 1000, epochs: 1, batchSize: 100, "
-                            "validationSize: 0, continue: true})")
+                            "validationSize: 0})")
     finally:
         lab.evaluate("() => { window.requestAnimationFrame = window.__raf; "
                      "window.setTimeout = window.__timeout; }")

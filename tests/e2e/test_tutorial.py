@@ -76,9 +76,11 @@ def builder_problems(page: Page) -> str:
 
 
 def reset_builder(page: Page) -> None:
-    """Back to the tutorial's layers in the builder."""
+    """Back to the tutorial's layers in the builder (its own count: once a model is trained,
+    the summary table shows that one)."""
     page.get_by_test_id("builder-reset").click()
-    wait_total(page, "5,994")
+    page.wait_for_function("() => document.querySelector('[data-testid=builder-memory]')"
+                           ".textContent.includes('(5,994 ')", timeout=10_000)
 
 
 # ---------------------------------------------------------------- languages

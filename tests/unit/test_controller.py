@@ -126,7 +126,9 @@ def test_divergence_restores_the_last_good_weights_and_says_so(lab: Lab) -> None
     reply = lab.call("train", {**SMALL, "learningRate": 1e30, "optimizer": "sgd",
                                "continue": True})
     assert reply["code"] == "DIVERGED"
-    assert "from the start of this run were restored" in reply["message"]
+    # Continue numbers on from the finished 2-epoch run, and goes back to its end.
+    assert "diverged at epoch 3" in reply["message"]
+    assert "from the end of epoch 2 were restored" in reply["message"]
     for key, value in lab.controller.model.parameters().items():
         np.testing.assert_array_equal(value, good[key])
     probabilities = lab.call("predict", {"pixels": [0.5] * 784})["value"]

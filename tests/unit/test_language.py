@@ -59,10 +59,12 @@ def chinese(text: str) -> bool:
     return bool(CJK.search(text)) and not LATIN_WORD.search(text)
 
 
-def test_a_switch_after_boot_redraws_the_data_step(lab: Lab) -> None:
+def test_a_switch_after_boot_redraws_the_data_step_and_the_empty_pad_views(lab: Lab) -> None:
     drawn, texts, painted = switch(lab, "zh-CN")
-    assert drawn == ["examples", "class-balance"] and painted == set(drawn)
-    assert set(texts) == {"class-balance-alt"} and chinese(texts["class-balance-alt"])
+    pad_views = ["pad-probs", "feature-maps", "filters"]  # "train a model first", in words
+    assert drawn == ["examples", "class-balance", *pad_views] and painted == set(drawn)
+    assert set(texts) == {"class-balance-alt", *(f"{name}-alt" for name in pad_views)}
+    assert all(chinese(text) for text in texts.values())
 
 
 def test_a_switch_redraws_every_canvas_and_every_alt_text(lab: Lab) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -67,12 +68,14 @@ def summarize(layers: list[Layer], input_shape: tuple[int, ...]) -> dict:
 
 class Checkpoint:
     """A copy of a model's weights and optimiser state to go back to; `epoch` is how many
-    epochs of the run it had completed (0: the run's start), None when taken mid-epoch."""
+    epochs of the run it had completed (0: the run's start), None when taken mid-epoch.
+    A TrainingRun also notes where in the run it was taken (`position`)."""
 
     def __init__(self, model: Sequential, epoch: int | None = None) -> None:
         self.epoch = epoch
         self.params = {key: value.copy() for key, value in model.parameters().items()}
         self.optimizer = model.optimizer.state() if model.optimizer else None
+        self.position: RunPosition | None = None
 
     def restore(self, model: Sequential) -> None:
         model.set_parameters(self.params)
@@ -246,6 +249,9 @@ class Sequential:
         seed: int = 0,
         shuffle: bool = True,
         learning_rate_decay: float = 1.0,
+        initial_epoch: int = 0,
+        initial_batch: int = 0,
+        epoch_sums: tuple[float, float] = (0.0, 0.0),
     ) -> Iterator[dict]:
         """Train step by step, yielding after every batch and at every epoch end.
 
@@ -254,6 +260,12 @@ class Sequential:
         "val_acc"} (val_* None without validation_data). epoch and batch count from 0. Weights
         are consistent at every yield, so a caller may simply stop iterating. After each epoch
         the optimiser's learning rate is multiplied by `learning_rate_decay`.
+
+        `initial_epoch` (as in Keras's fit) and `initial_batch` start later in a run, to resume
+        one that stopped there: the seeded order of every earlier epoch is still drawn (and
+        dropped), so the batches are the ones an uninterrupted run would see. `epoch_sums` is
+        (loss, accuracy) summed over the images of the batches already done in
+        `initial_epoch`, which that epoch's averages include.
         """
         n = len(x)
         if n == 0 or batch_size < 1:
@@ -263,8 +275,11 @@ class Sequential:
         rng = np.random.default_rng(seed)
         for epoch in range(epochs):
             order = rng.permutation(n) if shuffle else np.arange(n)
-            loss_sum = acc_sum = 0.0
-            for batch in range(batches):
+            if epoch < initial_epoch:
+                continue
+            first = initial_batch if epoch == initial_epoch else 0
+            loss_sum, acc_sum = epoch_sums if epoch == initial_epoch else (0.0, 0.0)
+            for batch in range(first, batches):
                 index = order[batch * batch_size : (batch + 1) * batch_size]
                 xb = self._images(x[index])
                 yb = one_hot(labels[index], dtype=xb.dtype)
@@ -307,24 +322,93 @@ class Sequential:
         return run.history
 
 
+@dataclass(frozen=True)
+class RunPosition:
+    """Where a run stands: `epoch` epochs completed, `batch` batches done in the next one,
+    `sums` (loss, accuracy) summed over those batches' images, and how many entries the
+    history's epoch and batch lists hold there."""
+
+    epoch: int = 0
+    batch: int = 0
+    sums: tuple[float, float] = (0.0, 0.0)
+    epoch_entries: int = 0
+    batch_entries: int = 0
+
+
 class TrainingRun:
     """One run of `Sequential.train_steps`: iterate it for the same events. It builds the run's
     history ({"loss", "acc", "val_loss", "val_acc"} per epoch, "batches": [{"loss", "acc"}])
     and keeps `last_good`, the checkpoint at the run's start or at its last epoch whose loss was
     finite: where the page goes back to when training diverges (the weights of the batch
-    before a divergence can already be too large to predict with)."""
+    before a divergence can already be too large to predict with).
+
+    A run that was stopped goes on with `resumed()`: a new TrainingRun that starts where this
+    one stands (`position`) and extends the same history, so epochs and batches number on.
+    """
 
     def __init__(self, model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 512,
                  epochs: int = 10, validation_data: tuple[np.ndarray, np.ndarray] | None = None,
                  seed: int = 0, shuffle: bool = True, learning_rate_decay: float = 1.0,
-                 keep_checkpoints: bool = False) -> None:
+                 keep_checkpoints: bool = False, *, start: RunPosition | None = None,
+                 history: dict | None = None) -> None:
         self.model = model
-        self.history: dict = {"loss": [], "acc": [], "val_loss": [], "val_acc": [],
-                              "batches": []}
+        self.history: dict = history if history is not None else {
+            "loss": [], "acc": [], "val_loss": [], "val_acc": [], "batches": []}
+        self.settings = {"x": x, "y": y, "batch_size": batch_size,
+                         "validation_data": validation_data, "seed": seed, "shuffle": shuffle,
+                         "learning_rate_decay": learning_rate_decay,
+                         "keep_checkpoints": keep_checkpoints}
+        self.epochs = epochs
+        self.batches = math.ceil(len(x) / batch_size) if batch_size >= 1 else 0
+        start = start or RunPosition(batch_entries=len(self.history["batches"]),
+                                     epoch_entries=len(self.history["loss"]))
+        self.epoch, self.batch, self._sums = start.epoch, start.batch, list(start.sums)
         self.keep_checkpoints = keep_checkpoints
-        self.last_good = Checkpoint(model, epoch=0) if keep_checkpoints else None
+        self.last_good = None
+        if keep_checkpoints:
+            self.last_good = Checkpoint(model, epoch=start.epoch if start.batch == 0 else None)
+            self.last_good.position = self.position
         self._steps = model.train_steps(x, y, batch_size, epochs, validation_data, seed,
-                                        shuffle, learning_rate_decay)
+                                        shuffle, learning_rate_decay, initial_epoch=start.epoch,
+                                        initial_batch=start.batch, epoch_sums=start.sums)
+
+    @property
+    def position(self) -> RunPosition:
+        return RunPosition(self.epoch, self.batch, (self._sums[0], self._sums[1]),
+                           len(self.history["loss"]), len(self.history["batches"]))
+
+    @property
+    def finished(self) -> bool:
+        """Every planned epoch is done."""
+        return self.epoch >= self.epochs
+
+    def resumed(self, epochs: int | None = None, **changes: object) -> TrainingRun:
+        """The run going on from where it stands, to `epochs` in all (default: as planned).
+
+        `changes` replace settings of the constructor (`x`, `y`, `batch_size`,
+        `validation_data`, `seed`, `learning_rate_decay`, ...). The images, the batch size and
+        the seed fix which batches an epoch holds, so they may change only between epochs.
+        """
+        settings = {**self.settings, **changes}
+        if self.batch and any(
+                not _same(settings[key], self.settings[key]) for key in ("x", "y", "batch_size",
+                                                                          "seed", "shuffle")):
+            raise ValueError("a run's images, batch size and seed can change only between "
+                             "epochs")
+        self.close()
+        return TrainingRun(self.model, epochs=self.epochs if epochs is None else epochs,
+                           start=self.position, history=self.history, **settings)
+
+    def rewind(self) -> Checkpoint:
+        """Go back to `last_good`: its weights, and the history and position it had then."""
+        good = self.last_good
+        good.restore(self.model)
+        mark = good.position
+        for key in ("loss", "acc", "val_loss", "val_acc"):
+            del self.history[key][mark.epoch_entries:]
+        del self.history["batches"][mark.batch_entries:]
+        self.epoch, self.batch, self._sums = mark.epoch, mark.batch, list(mark.sums)
+        return good
 
     def __iter__(self) -> Iterator[dict]:
         for event in self._steps:
@@ -334,11 +418,16 @@ class TrainingRun:
     def _record(self, event: dict) -> None:
         if event["kind"] == "batch":
             self.history["batches"].append({"loss": event["loss"], "acc": event["acc"]})
+            self.batch = event["batch"] + 1
+            self._sums[0] += event["loss"] * event["size"]
+            self._sums[1] += event["acc"] * event["size"]
             return
         for key in ("loss", "acc", "val_loss", "val_acc"):
             self.history[key].append(event[key])
+        self.epoch, self.batch, self._sums = event["epoch"] + 1, 0, [0.0, 0.0]
         if self.keep_checkpoints and math.isfinite(event["loss"]):
-            self.last_good = Checkpoint(self.model, epoch=event["epoch"] + 1)
+            self.last_good = Checkpoint(self.model, epoch=self.epoch)
+            self.last_good.position = self.position
 
     def close(self) -> None:
         """End the run where it stands (the weights are consistent after every event)."""
@@ -349,6 +438,15 @@ class TrainingRun:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal settings; arrays by identity or content (a new view of the same images is the
+    same data)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and (
+            a is b or (a.shape == b.shape and np.array_equal(a, b)))
+    return a == b
 
 
 def _labels(y: np.ndarray) -> np.ndarray:

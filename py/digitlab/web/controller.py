@@ -5,11 +5,22 @@ evaluate, try it (pad, filters), model files. It imports nothing from the browse
 `post` (a message to the page), `yield_now` (let the worker receive messages) and `take_stop`
 (was Stop pressed?) are handed in, by `web/worker.py` in the browser and by fakes in the unit
 tests; the numeric work is the same code the CLI runs under CPython.
+
+It is also the one owner of the lab's state: the model in use and where it came from, the
+run (its position, whether it stopped) and the phase. Whenever any of it changes it posts one
+`{"type": "state", "state": state()}` message, which the page renders from.
+
+Continue (`train` with `continue: true`) never starts over. A stopped run goes on where it
+stopped, through its planned epochs, with the same batches an uninterrupted run would have
+seen; a finished run trains `epochs` more, numbering on; a model without a run (loaded,
+restored, from a link) starts a run on its weights. Settings a continue call leaves out are
+the run's own; in the middle of an epoch the images, batch size and seed cannot change.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import math
 import sys
 import time
@@ -32,16 +43,24 @@ from digitlab.nn.sequential import Sequential, TrainingDiverged, TrainingRun, su
 from digitlab.nn.spec import INPUT_SHAPE, SpecError, parse_spec
 from digitlab.nn.training import check_config, model_error
 from digitlab.nn.zoo import ZOO, build_model
-from digitlab.schema import LANGUAGES, TRAINING_DEFAULTS
+from digitlab.schema import LANGUAGES, TRAINING, TRAINING_DEFAULTS
 from digitlab.web import sources, views
 from digitlab.web.canvas import CanvasSet
 
 CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
 # What may run while a model trains (the page's own guard rejects the rest first): reading
-# memory, for the leak tests, and a language switch, which only draws the canvases again (so
-# the live charts change language at once). Anything else would see, or change, a model
-# mid-batch.
-CALLS_WHILE_TRAINING = frozenset({"memory", "simdInfo", "setLanguage"})
+# memory, for the leak tests; the state; and a language switch, which only draws the canvases
+# again (so the live charts change language at once). Anything else would see, or change, a
+# model mid-batch.
+CALLS_WHILE_TRAINING = frozenset({"memory", "simdInfo", "state", "setLanguage"})
+# What a run remembers of the config that started it; a continue call may leave them out.
+RUN_SETTINGS = ("trainSize", "validationSize", "batchSize", "seed", "learningRate",
+                "learningRateDecay", "optimizer")
+# What decides the batches of an epoch: fixed until the epoch ends.
+EPOCH_SETTINGS = ("trainSize", "batchSize", "seed")
+# Where a model can come from (`source` in the state): trained here, a weights file, this
+# browser's storage at boot, a share link the reader accepted, the builder, the code cell.
+SOURCES = ("trained", "file", "stored", "link", "builder", "code")
 
 
 class Outgoing:
@@ -76,6 +95,14 @@ def model_from(spec: Any, seed: int = 0) -> Sequential:
         raise model_error(problem.to_dict()) from None
 
 
+def architecture(layers: list) -> str:
+    """A model's layers as comparable text: their configs, without names or weights."""
+    return json.dumps([layer.config() for layer in layers], sort_keys=True)
+
+
+ZOO_ARCHITECTURES = {name: architecture(parse_spec(spec)) for name, spec in ZOO.items()}
+
+
 def summary_of(spec: Any) -> dict:
     """The summary table of a zoo name or layer list, from shapes alone (nothing allocated)."""
     try:
@@ -99,7 +126,10 @@ class Controller:
         self.training = False
         self.data: MnistData | None = None
         self.model: Sequential | None = None
-        self.history: dict | None = None
+        self.source: str | None = None  # where self.model came from: one of SOURCES
+        self.untrained = False  # built from a spec and not trained yet (a link's model)
+        self.run: TrainingRun | None = None  # the model's run, stopped or finished
+        self.run_settings: dict | None = None  # its RUN_SETTINGS
         self.evaluation: dict | None = None
         self.pad_image: np.ndarray | None = None
         self.inspected: int | None = None  # a test image chosen for the feature maps
@@ -121,6 +151,8 @@ class Controller:
             self.data = MnistData.from_bytes(sprite, labels)  # DataError: DATA_SPRITE/LABELS
             await self.load_kernels(kernel_downloads)
             self.draw_data_step()
+            self.draw_pad_views()
+            self.post_state()
             summary = self.call_summary({"model": "tutorial"}, None)
             return {"ok": True, "value": {"examples": self.examples(), "summary": summary}}
         except DigitLabError as problem:
@@ -224,6 +256,81 @@ class Controller:
     def call_examples(self, args: dict, payload: Any) -> list[dict]:
         return self.examples()
 
+    # ------------------------------------------------------------ the state
+
+    def state(self) -> dict:
+        """What the page shows about the lab: {phase, model, run, evaluation}.
+
+        model: {name ('tutorial', 'strong' or 'custom', by its layers), params, source,
+        trained, spec, summary} or None; run: see run_state; evaluation: {accuracy, size}.
+        """
+        model = None
+        if self.model is not None:
+            model = {"name": self.model_name(), "params": self.model.param_count(),
+                     "source": self.source, "trained": not self.untrained,
+                     "spec": self.model.spec(), "summary": self.model.summary()}
+        evaluation = None if self.evaluation is None else {
+            "accuracy": self.evaluation["accuracy"], "size": self.evaluation["size"]}
+        return {"phase": "training" if self.training else "ready", "model": model,
+                "run": self.run_state(), "evaluation": evaluation}
+
+    def run_state(self) -> dict | None:
+        """{epoch (the one it is in, from 1), epochs (planned), completed, batch (done in the
+        epoch after the completed ones), batches (per epoch), stopped, finished, the last
+        completed epoch's loss, acc, valLoss, valAcc, and its settings}, or None."""
+        run = self.run
+        if run is None:
+            return None
+        finished = run.finished
+        if finished:
+            epoch = run.epoch
+        elif run.batch or self.training:
+            epoch = run.epoch + 1
+        else:  # stopped between epochs: at the end of the last one
+            epoch = max(run.epoch, 1)
+        history = run.history
+
+        def last(key: str) -> float | None:
+            return history[key][-1] if history[key] else None
+
+        return {"epoch": epoch, "epochs": run.epochs, "completed": run.epoch,
+                "batch": run.batch, "batches": run.batches,
+                "stopped": not self.training and not finished, "finished": finished,
+                "loss": last("loss"), "acc": last("acc"), "valLoss": last("val_loss"),
+                "valAcc": last("val_acc"), "settings": dict(self.run_settings or {})}
+
+    def model_name(self) -> str:
+        """The zoo name of the model's layers, or 'custom'."""
+        layers = architecture(self.model.layers)
+        return next((name for name, arch in ZOO_ARCHITECTURES.items() if arch == layers),
+                    "custom")
+
+    def post_state(self) -> None:
+        self.post({"type": "state", "state": json_safe(self.state())})
+
+    def call_state(self, args: dict, payload: Any) -> dict:
+        return self.state()
+
+    def is_active(self, spec: Any) -> bool:
+        """Is `spec` (a zoo name or layer list) the architecture of the model in use?"""
+        if self.model is None:
+            return False
+        try:
+            layers = parse_spec(ZOO.get(spec, spec) if isinstance(spec, str) else spec)
+        except SpecError:
+            return False
+        return architecture(layers) == architecture(self.model.layers)
+
+    def set_model(self, model: Sequential | None, source: str | None,
+                  untrained: bool = False) -> None:
+        """Another model is in use: its run, evaluation and pictures are no longer the old
+        model's."""
+        self.model, self.source, self.untrained = model, source, untrained
+        self.run = self.run_settings = self.evaluation = None
+        views.draw_training(self.canvases, empty_history(), self.lang)
+        self.draw_pad_views()
+        self.post_state()
+
     def call_setLanguage(self, args: dict, payload: Any) -> list[str]:
         """Word everything in `lang` from now on, and draw every canvas again in it."""
         lang = args.get("lang")
@@ -238,6 +345,11 @@ class Controller:
         model trains: it only paints. Returns the canvases drawn."""
         return views.redraw(self.canvases, self.lang)
 
+    @property
+    def history(self) -> dict | None:
+        """The run's history (the charts' data), None without a run."""
+        return None if self.run is None else self.run.history
+
     # ------------------------------------------------------------ 2. model
 
     def call_summary(self, args: dict, payload: Any) -> dict:
@@ -245,8 +357,9 @@ class Controller:
         if spec != "current":
             self.check_plan(spec, None)  # never allocate a model the budget cannot hold
         if spec == "current" and self.model:
-            return self.model.summary()
-        return summary_of(spec)
+            return {**self.model.summary(), "active": True}
+        # `active`: the model in use has these layers (else the page says it is not trained)
+        return {**summary_of(spec), "active": self.is_active(spec)}
 
     def memory_budget(self) -> int | None:
         """Bytes a model may need for training, from the browser's memory (js/budget.js)."""
@@ -278,6 +391,7 @@ class Controller:
         result = self.plan_for(spec, batch_size)
         result["budget"] = self.memory_budget()
         result["summary"] = summary_of(spec) if result["ok"] else None
+        result["active"] = result["ok"] and self.is_active(spec)
         # The layer list, so the builder can start from a zoo model.
         result["spec"] = plan.ZOO.get(spec, spec) if isinstance(spec, str) else spec
         return result
@@ -292,21 +406,32 @@ class Controller:
     # ------------------------------------------------------------ 3. train
 
     async def call_train(self, args: dict, payload: Any) -> dict:
+        """Train; resolves with the run's whole history (continued runs included)."""
         config = check_config(args)
-        if not (config["continue"] and self.model is not None):
+        resume = config["continue"] and self.model is not None
+        if resume:
+            settings, epochs = self.continued_settings(args, config)
+        else:
             self.check_plan(config["model"], config["batchSize"])
-        self.prepare_model(config)
-        self.data.split(config["trainSize"], config["validationSize"], config["seed"])
+            settings, epochs = {key: config[key] for key in RUN_SETTINGS}, config["epochs"]
+        self.prepare_model(args, config, settings, resume)
+        self.data.split(settings["trainSize"], settings["validationSize"], settings["seed"])
+        x, y = self.data.train_set()
+        data = {"x": x, "y": y, "batch_size": settings["batchSize"],
+                "validation_data": self.data.validation_set(), "seed": settings["seed"],
+                "learning_rate_decay": settings["learningRateDecay"]}
+        if resume and self.run is not None:
+            run = self.run.resumed(epochs, **data)
+        else:
+            run = TrainingRun(self.model, epochs=epochs, keep_checkpoints=True, **data)
         self.take_stop()  # a Stop pressed before this run started is not for it
-        run = TrainingRun(
-            self.model, *self.data.train_set(), batch_size=config["batchSize"],
-            epochs=config["epochs"], validation_data=self.data.validation_set(),
-            seed=config["seed"], learning_rate_decay=config["learningRateDecay"],
-            keep_checkpoints=True)
-        self.history = run.history
-        meter = views.ProgressMeter(config["trainSize"], config["epochs"])
+        self.run, self.run_settings = run, settings
+        self.source, self.untrained, self.evaluation = "trained", False, None
+        done = run.epoch * len(x) + min(run.batch * settings["batchSize"], len(x))
+        meter = views.ProgressMeter(len(x), epochs, done)
         last_draw = 0.0
         self.training = True
+        self.post_state()
         try:
             for event in run:
                 now = time.perf_counter()
@@ -314,34 +439,71 @@ class Controller:
                     views.draw_training(self.canvases, run.history, self.lang)
                     last_draw = time.perf_counter()
                 self.post(meter.progress(event, run.history, self.lang))
+                if event["kind"] == "epoch":
+                    self.post_state()
                 await self.yield_now()  # lets the worker receive a Stop
                 if self.take_stop():
                     break
         except TrainingDiverged as diverged:
             # The engine restored the weights of the batch before; those can already be huge,
-            # so go back to the last point known to be good.
-            good = run.last_good
-            good.restore(self.model)
-            raise error("DIVERGED", "restored_epoch" if good.epoch else "restored_start",
-                        restored_epoch=good.epoch, **diverged.params) from None
+            # so go back to the last point known to be good, and the run with them: it is
+            # stopped there, and Continue (with a lower learning rate) goes on from it.
+            good = run.rewind().position
+            if good.batch:
+                where = {"reason": "restored_batch", "restored_epoch": good.epoch + 1,
+                         "restored_batch": good.batch}
+            else:
+                where = {"reason": "restored_epoch" if good.epoch else "restored_start",
+                         "restored_epoch": good.epoch}
+            raise error("DIVERGED", **where, **diverged.params) from None
         finally:
             self.training = False
             run.close()
             views.draw_training(self.canvases, run.history, self.lang)
             self.draw_pad_views()
+            self.post_state()
         return run.history
 
-    def prepare_model(self, config: dict) -> None:
-        """A fresh model, or (continue) the current one with its optimiser state."""
-        if config["continue"] and self.model is not None:
-            if self.model.optimizer is None:
-                self.model.compile(make_optimizer(config["optimizer"], config["learningRate"]))
-            self.model.optimizer.learning_rate = config["learningRate"]
+    def continued_settings(self, args: dict, config: dict) -> tuple[dict, int]:
+        """A continue call's settings and the run's epochs in all, checked against the run.
+
+        Left-out settings are the run's. A stopped run keeps its plan unless `epochs` is given
+        (then at least the epoch it is in); a finished one trains `epochs` more.
+        """
+        run, previous = self.run, self.run_settings
+        if run is None:  # a loaded, restored or link model: a run starts on its weights
+            return {key: config[key] for key in RUN_SETTINGS}, config["epochs"]
+        settings = {key: config[key] if key in args else previous[key] for key in RUN_SETTINGS}
+        if run.batch:
+            for key in EPOCH_SETTINGS:
+                if settings[key] != previous[key]:
+                    raise ConfigError("continue_setting", field=key, value=settings[key],
+                                      expected=previous[key])
+        if run.finished:
+            return settings, run.epoch + config["epochs"]
+        epochs = config["epochs"] if "epochs" in args else run.epochs
+        least = run.epoch + 1 if run.batch else max(run.epoch, 1)
+        if epochs < least:
+            raise ConfigError("range", field="epochs", value=epochs,
+                              limits=[least, TRAINING["epochs"]["max"]])
+        return settings, epochs
+
+    def prepare_model(self, args: dict, config: dict, settings: dict, resume: bool) -> None:
+        """A fresh model, or (continue) the current one with its optimiser state: a new
+        optimiser only when the call names another kind, or the model has none."""
+        if not resume:
+            model = model_from(config["model"], seed=config["seed"])
+            model.compile(make_optimizer(config["optimizer"], config["learningRate"]))
+            self.model = model
             return
-        model = model_from(config["model"], seed=config["seed"])
-        model.compile(make_optimizer(config["optimizer"], config["learningRate"]))
-        self.model = model
-        self.evaluation = None
+        optimizer = self.model.optimizer
+        if optimizer is None or ("optimizer" in args and config["optimizer"] != optimizer.kind):
+            self.model.compile(make_optimizer(config["optimizer"], settings["learningRate"]))
+        settings["optimizer"] = self.model.optimizer.kind
+        # The rate an uninterrupted run would have reached: decayed once per completed epoch.
+        completed = self.run.epoch if self.run is not None else 0
+        self.model.optimizer.learning_rate = (settings["learningRate"]
+                                              * settings["learningRateDecay"] ** completed)
 
     # ------------------------------------------------------------ 4. evaluate
 
@@ -356,6 +518,7 @@ class Controller:
             raise ConfigError("range", field="size", value=size, limits=[1, NUM_TEST])
         self.require_model()
         self.draw_evaluation(size)
+        self.post_state()
         result = self.evaluation
         return {"accuracy": result["accuracy"], "perClass": result["perClass"],
                 "counts": result["counts"], "confusion": result["confusion"],
@@ -406,22 +569,25 @@ class Controller:
         return self.draw_pad_views()
 
     def draw_pad_views(self) -> list[float] | None:
-        """Probabilities, filters and feature maps for the pad's digit (or test image 0)."""
+        """Probabilities, filters and feature maps for the pad's digit or the chosen test
+        image; each view says in words when it has nothing to show (no model, empty pad)."""
         if self.model is None:
+            views.draw_pad_empty(self.canvases, self.lang)
             return None
         probabilities = None
         if self.pad_image is not None:
             row = self.model.predict(self.pad_image.reshape(1, 784))[0]
             probabilities = [float(p) for p in row]
         views.draw_pad_probabilities(self.canvases, probabilities, self.lang)
-        views.draw_network_inside(self.canvases, self.model, self.inside_image(), self.lang)
+        views.draw_network_inside(self.canvases, self.model, self.inside_image(), self.lang,
+                                  self.inspected)
         return probabilities
 
-    def inside_image(self) -> np.ndarray:
-        """The chosen test image, else the drawing, else test image 0."""
-        if self.inspected is None and self.pad_image is not None:
-            return self.pad_image
-        return self.data.test_image(self.inspected or 0)[0].astype(np.float32) / 255.0
+    def inside_image(self) -> np.ndarray | None:
+        """The chosen test image, else the drawing, else None (the maps say how to choose)."""
+        if self.inspected is not None:
+            return self.data.test_image(self.inspected)[0].astype(np.float32) / 255.0
+        return self.pad_image
 
     def call_inspect(self, args: dict, payload: Any) -> dict | None:
         """Show the feature maps of test image `index` (None: the drawing on the pad)."""
@@ -441,12 +607,27 @@ class Controller:
         return Outgoing(weights.save(self.require_model(), self.model.optimizer))
 
     def call_loadWeights(self, args: dict, payload: Any) -> dict:
+        """Use the file's model; `source` 'stored' when it is this browser's saved model."""
         data = payload if payload is not None else b""
         model = self.model or model_from("tutorial")
         weights.load_into(model, data)  # BadWeights (BAD_WEIGHTS) leaves the model unchanged
-        self.model, self.evaluation = model, None
-        self.draw_pad_views()
+        self.set_model(model, "stored" if args.get("source") == "stored" else "file")
         return model.summary()
+
+    def call_useModel(self, args: dict, payload: Any) -> dict:
+        """Use a model built from a spec, untrained (a share link's, when the reader accepts
+        it): Evaluate, Save and the pad then use it, and the summary shows it."""
+        spec = args.get("model", "tutorial")
+        source = args.get("source", "link")
+        if source not in ("link", "builder"):
+            raise ConfigError("choice", field="source", value=source, choices=["link", "builder"])
+        self.check_plan(spec, None)
+        self.set_model(model_from(spec, seed=0), source, untrained=True)
+        return self.model.summary()
+
+
+def empty_history() -> dict:
+    return {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "batches": []}
 
 
 def json_safe(value: Any) -> Any:

@@ -152,11 +152,15 @@ def epoch_alt(history: dict, lang: str) -> str:
 
 
 class ProgressMeter:
-    """Epoch/batch position, images per second and time left, for the progress bar."""
+    """Epoch/batch position, images per second and time left, for the progress bar.
 
-    def __init__(self, train_size: int, epochs: int) -> None:
+    `done` images of the run were trained before this meter started (a continued run): the
+    fraction is of the whole run, the speed of this part only."""
+
+    def __init__(self, train_size: int, epochs: int, done: int = 0) -> None:
         self.train_size, self.epochs = train_size, epochs
         self.start = time.perf_counter()
+        self.done = done
         self.images = 0
         self.batches = 0
 
@@ -167,12 +171,14 @@ class ProgressMeter:
         elapsed = max(time.perf_counter() - self.start, 1e-6)
         total = self.train_size * self.epochs
         speed = self.images / elapsed
+        left = max(total - self.done - self.images, 0)
+        self.batches = event.get("batches", self.batches)
         batch = event.get("batch", self.batches - 1)
         return {
             "type": "progress", "kind": event["kind"], "epoch": event["epoch"] + 1,
             "epochs": self.epochs, "batch": batch + 1, "batches": self.batches,
-            "fraction": self.images / total, "imagesPerSecond": speed,
-            "eta": (total - self.images) / speed if speed > 0 else 0.0,
+            "fraction": min((self.done + self.images) / total, 1.0), "imagesPerSecond": speed,
+            "eta": left / speed if speed > 0 else 0.0,
             "loss": event["loss"], "acc": event["acc"],
             # Both charts' texts every time: the page sets both from each message.
             "alt": {"batch": batch_alt(history, lang), "epoch": epoch_alt(history, lang)},
@@ -334,9 +340,35 @@ def _draw_predictions(canvases: Any, images: np.ndarray, labels: np.ndarray,
 
 # ---------------------------------------------------------------- 5. try it
 
+def _empty_state(canvases: Any, name: str, width: int, height: int, key: str,
+                 lang: str) -> None:
+    """A canvas that says in words why it shows nothing (and what would fill it)."""
+
+    def paint(canvases: Any, lang: str) -> str:
+        message = text(lang, key)
+        ctx = canvases.ctx(name, width, height)
+        charts.clear(ctx, width, height, canvases.theme)
+        charts.draw_text(ctx, message, width / 2, height / 2, canvases.theme.muted,
+                         canvases.theme.font(13), "center", "middle")
+        return message
+
+    _show(canvases, name, lang, paint)
+
+
+def draw_pad_empty(canvases: Any, lang: str) -> None:
+    """No model yet: the pad's views say so instead of showing nothing."""
+    for name, width, height in (("pad-probs", 360, 220), ("feature-maps", 560, 60),
+                                ("filters", 560, 60)):
+        _empty_state(canvases, name, width, height, "canvas.no_model", lang)
+
+
 def draw_pad_probabilities(canvases: Any, probabilities: list[float] | None, lang: str) -> None:
-    values = probabilities or [0.0] * 10
-    best = int(np.argmax(values)) if probabilities else None
+    """The ten probabilities, or (an empty pad) words saying to draw: never ten 0 % bars."""
+    if probabilities is None:
+        _empty_state(canvases, "pad-probs", 360, 220, "canvas.probs_empty", lang)
+        return
+    values = list(probabilities)
+    best = int(np.argmax(values))
 
     def paint(canvases: Any, lang: str) -> str:
         ctx = canvases.ctx("pad-probs", 360, 220)
@@ -348,8 +380,11 @@ def draw_pad_probabilities(canvases: Any, probabilities: list[float] | None, lan
     _show(canvases, "pad-probs", lang, paint)
 
 
-def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str) -> None:
-    """The first conv layer's filters, and each conv layer's feature maps for `image`."""
+def draw_network_inside(canvases: Any, model: Any, image: np.ndarray | None, lang: str,
+                        shown: int | None = None) -> None:
+    """The first conv layer's filters, and each conv layer's feature maps for `image`: test
+    image `shown`, or the drawing when `shown` is None. Without an image, words saying how to
+    choose one (the maps never silently show some other image)."""
     theme = canvases.theme
     background = draw.parse_color(theme.background)
     kernels = model.first_conv_kernels()
@@ -368,6 +403,9 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str)
             return text(lang, "canvas.filters_alt", count=kernels.shape[-1], size=size)
 
         _show(canvases, "filters", lang, paint_filters)
+    if image is None:
+        _empty_state(canvases, "feature-maps", 560, 60, "canvas.maps_empty", lang)
+        return
     conv_maps = [m for m in model.feature_maps(image) if m["type"].lower().startswith("conv")]
     names = [m["name"] for m in conv_maps]
     shapes = [m["output"].shape for m in conv_maps]
@@ -381,11 +419,15 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray, lang: str)
         charts.clear(ctx, width, height, theme)
         y = 0
         for name, panel in zip(names, panels, strict=True):
-            charts.draw_text(ctx, text(lang, "canvas.maps_title", layer=name), 2, y + 2,
-                             theme.foreground, theme.font(bold=True), "left", "top")
+            title = (text(lang, "canvas.maps_drawing", layer=name) if shown is None
+                     else text(lang, "canvas.maps_test", layer=name, index=shown))
+            charts.draw_text(ctx, title, 2, y + 2, theme.foreground, theme.font(bold=True),
+                             "left", "top")
             canvases.put_image("feature-maps", panel, 0, y + 20)
             y += panel.shape[0] + 22
-        return text(lang, "canvas.maps_alt", layers="; ".join(
+        which = (text(lang, "canvas.maps_drawing_alt") if shown is None
+                 else text(lang, "canvas.maps_test_alt", index=shown))
+        return which + " " + text(lang, "canvas.maps_alt", layers="; ".join(
             text(lang, "canvas.maps_layer_alt", n=n, count=shape[-1],
                  size=f"{shape[0]} × {shape[1]}")
             for n, shape in enumerate(shapes, start=1)))
