@@ -128,9 +128,10 @@ def test_a_one_drawn_on_the_pad_is_read_as_one_and_clear_empties_it(lab: Page) -
 
 
 def test_feature_maps_follow_the_chosen_test_image(lab: Page) -> None:
+    before = canvas_rgba(lab, "feature-maps")  # with no drawing: words saying how to choose
     shown = call(lab, "window.digitlab.inspect(3)")
     assert shown["layers"] == ["conv2d_1", "conv2d_2"]
-    first = canvas_rgba(lab, "feature-maps")
+    first = canvas_rgba_changed(lab, "feature-maps", before)
     call(lab, "window.digitlab.inspect(4)")
     second = canvas_rgba_changed(lab, "feature-maps", first)
     assert first.shape == second.shape and not np.array_equal(first, second)
