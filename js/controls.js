@@ -189,7 +189,9 @@ function onTrainingStarted() {
 function onTrainingEnded() {
   renderState();
   if (python.lang !== language()) tellPythonTheLanguage(); // switched while training
-  if ($("model-select").value === "custom") quietly(refreshModel()); // edits made while training
+  // The model in use may have changed while training (a first model, edits in the builder),
+  // and refreshModel waits for "ready": ask again whether the selection is the model in use.
+  quietly(refreshModel());
 }
 
 function readConfigFromControls() {

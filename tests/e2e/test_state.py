@@ -95,6 +95,10 @@ def test_stop_then_continue_resumes_the_run_in_the_page(page: Page) -> None:
     assert text(page, "progress-text") == "Stopped at epoch 2 of 3 - Continue resumes."
     assert len(first["loss"]) == 1 and len(first["batches"]) == BATCHES + run["batch"]
     assert page.get_by_test_id("continue").is_enabled()
+    # The first model of the page was trained from the selection: the selection is in use.
+    assert "In use: Tutorial CNN" in text(page, "model-status")
+    page.wait_for_function("() => document.querySelector('[data-testid=model-other]').hidden",
+                           timeout=10_000)
 
     page.get_by_test_id("continue").click()
     page.wait_for_function("() => window.digitlab.state().phase === 'training'", timeout=10_000)
