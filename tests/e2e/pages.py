@@ -51,3 +51,15 @@ def alert_text(page: Page) -> str:
 
 def wait_phase(page: Page, phase: str, timeout_ms: int = 300_000) -> None:
     page.wait_for_function(f"() => window.digitlab.state().phase === '{phase}'", timeout=timeout_ms)
+
+
+def draw_one(page: Page) -> None:
+    """Draw a slightly slanted "1" on the pad with the mouse."""
+    page.get_by_test_id("pad").scroll_into_view_if_needed()
+    box = page.get_by_test_id("pad").bounding_box()
+    x = box["x"] + box["width"] * 0.5
+    page.mouse.move(x, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(x + step * 0.3, box["y"] + box["height"] * (0.2 + 0.03 * step))
+    page.mouse.up()

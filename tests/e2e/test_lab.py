@@ -11,7 +11,14 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import ARTIFACTS, READY_TIMEOUT_MS, ROOT, open_page, wait_ready
-from tests.e2e.pages import alert_text, call, canvas_rgba, canvas_rgba_changed, wait_phase
+from tests.e2e.pages import (
+    alert_text,
+    call,
+    canvas_rgba,
+    canvas_rgba_changed,
+    draw_one,
+    wait_phase,
+)
 
 SMALL_RUN = {"train-size": "2000", "validation-size": "500", "epochs": "2", "batch-size": "64"}
 TRAINED: dict = {}  # what the first training test learned, for the tests after it
@@ -105,15 +112,6 @@ def test_stop_ends_training_within_a_batch_and_keeps_the_weights(lab: Page) -> N
     TRAINED["predictions"] = call(lab, "window.digitlab.evaluate({size: 200})")["predictions"]
 
 
-def draw_one(page: Page) -> None:
-    page.get_by_test_id("pad").scroll_into_view_if_needed()
-    box = page.get_by_test_id("pad").bounding_box()
-    x = box["x"] + box["width"] * 0.5
-    page.mouse.move(x, box["y"] + box["height"] * 0.2)
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(x + step * 0.3, box["y"] + box["height"] * (0.2 + 0.03 * step))
-    page.mouse.up()
 
 
 def test_a_one_drawn_on_the_pad_is_read_as_one_and_clear_empties_it(lab: Page) -> None:

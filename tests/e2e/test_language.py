@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.conftest import READY_TIMEOUT_MS, open_page, wait_ready
-from tests.e2e.pages import alert_text, call, canvas_rgba, canvas_rgba_changed
+from tests.e2e.pages import alert_text, call, canvas_rgba, canvas_rgba_changed, draw_one
 
 # Latin words the Chinese page may show outside <code>, each a name or a unit that Chinese
 # text writes in Latin letters too: the product, the data set, the language and library the
@@ -93,16 +93,6 @@ def wait_ready_phase(page: Page) -> None:
                            timeout=READY_TIMEOUT_MS)
 
 
-def draw_a_stroke(page: Page) -> None:
-    pad = page.get_by_test_id("pad")
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    x = box["x"] + box["width"] * 0.5
-    page.mouse.move(x, box["y"] + box["height"] * 0.2)
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(x + step * 0.3, box["y"] + box["height"] * (0.2 + 0.03 * step))
-    page.mouse.up()
 
 
 def train_through_the_form(page: Page, train_size: str, epochs: str) -> None:
@@ -157,7 +147,7 @@ def test_the_chinese_page_shows_no_latin_word_outside_code_in_any_state(booted: 
     assert page.get_by_test_id("test-accuracy").inner_text().startswith("测试准确率")
     assert latin_words(page) == [], "after evaluation"
 
-    draw_a_stroke(page)
+    draw_one(page)
     page.wait_for_function("() => !document.getElementById('pad-probs-alt').textContent"
                            ".includes(': 0%, 1: 0%, 2: 0%, 3: 0%')")
     weights = tmp_path / "weights.npz"
@@ -198,7 +188,7 @@ def test_a_switch_redraws_every_canvas_and_alt_text_in_every_state(booted: Page)
     page.get_by_test_id("evaluate").click()
     page.wait_for_function("() => document.getElementById('misclassified-alt').textContent")
     wait_ready_phase(page)
-    draw_a_stroke(page)
+    draw_one(page)
     wait_alts(page, "en")
     evaluations = page.evaluate("window.__calls.filter(m => m === 'evaluate').length")
     before = canvas_rgba(page, "per-class")

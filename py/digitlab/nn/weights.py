@@ -1,4 +1,4 @@
-"""The weights file: one .npz read with allow_pickle=False (CONTRACT "Weights file").
+"""The weights file: one .npz read with allow_pickle=False, the same in the page and the CLI.
 
 Keys: "format_version" (int 1), "model_spec" (the layer-list JSON), "model_name", every
 parameter as "<layer name>/<param>", and optionally the optimiser state: "optimizer/type",
