@@ -352,3 +352,19 @@ def test_cli_export_and_import(tmp_path: Path) -> None:
     assert "`" not in refused.stderr, "plain text on a terminal"
     missing = run_cli("export", "--weights", str(tmp_path / "none.npz"), "--out", str(out))
     assert missing.returncode == 2 and "cannot read weights file" in missing.stderr
+
+
+def test_zips_that_are_not_a_model_are_refused_saying_which() -> None:
+    only_bin = io.BytesIO()
+    with zipfile.ZipFile(only_bin, "w") as archive:
+        archive.writestr("model.weights.bin", b"\0" * 8)
+    with pytest.raises(tfjs.BadTfjs) as caught:
+        tfjs.load_zip(only_bin.getvalue())
+    assert caught.value.reason == "no_model_json"
+    assert "model.weights.bin" in describe(caught.value, "en")
+    truncated = tfjs.export_zip(trained_like())[:-30]
+    with pytest.raises(tfjs.BadTfjs) as caught:
+        tfjs.read_zip(truncated)
+    assert caught.value.reason == "bad_zip"
+    worded = describe(caught.value, "zh-CN")
+    assert worded.startswith("TensorFlow.js 模型被拒绝：无法读取这个 `.zip`")

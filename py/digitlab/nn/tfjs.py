@@ -153,7 +153,7 @@ def is_tfjs_zip(data: bytes) -> bool:
     """A zip archive holding a `.json` file (a .npz holds only `.npy` arrays)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return any(name.endswith(".json") for name in _member_names(archive))
+            return any(name.lower().endswith(".json") for name in _member_names(archive))
     except (zipfile.BadZipFile, OSError, ValueError):
         return False
 
@@ -176,9 +176,9 @@ def read_zip(data: bytes) -> dict[str, bytes]:
             if sum(archive.getinfo(name).file_size for name in names) > MAX_UNPACKED_BYTES:
                 raise BadTfjs("unpacks_too_large", limit_mb=MAX_UNPACKED_BYTES // 2**20)
             return {name: archive.read(name) for name in names}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        if isinstance(e, BadTfjs):
-            raise
+    except BadTfjs:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:  # a corrupt archive
         raise BadTfjs("bad_zip", detail=str(e)) from None
 
 
