@@ -68,6 +68,7 @@ class Layer:
         self.name: str = name or self._prefix
         self._input_shape = _input_shape(call, input_shape)
         self._engine_layer: Any = None  # the built engine layer, once the model is built
+        self._model: Any = None  # the Sequential it was added to
 
     # ---- the spec entry -----------------------------------------------------------------
     def _entry(self) -> dict[str, Any]:
@@ -92,14 +93,25 @@ class Layer:
     def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**{k: v for k, v in config.items() if k not in ("trainable", "dtype")})
 
+    def _built_layer(self) -> Any:
+        """The engine layer, building the model first (as Keras builds a layer once its input
+        shape is known); None while the model is not complete enough to build."""
+        if self._model is not None:
+            try:
+                _ = self._model.engine
+            except SpecError:
+                return None
+        return self._engine_layer
+
     @property
     def built(self) -> bool:
-        return self._engine_layer is not None
+        return self._built_layer() is not None
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """The live parameter arrays (kernel, bias), empty before the model is built."""
-        layer = self._engine_layer
+        """The live parameter arrays (kernel, bias); empty while the model cannot be built
+        (it does not end in the 10-way softmax yet)."""
+        layer = self._built_layer()
         return [] if layer is None else [layer.params[k] for k in ("kernel", "bias")
                                          if k in layer.params]
 
@@ -117,7 +129,7 @@ class Layer:
             target[...] = value
 
     def count_params(self) -> int:
-        layer = self._engine_layer
+        layer = self._built_layer()
         if layer is None:
             raise ValueError(f"{self.name} is not built yet: add it to a model first")
         return layer.param_count()

@@ -17,8 +17,9 @@ labels. Arguments the engine cannot honour are refused by name.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
-import textwrap
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,7 @@ class Sequential:
         except DigitLabError:
             self._layers.pop()
             raise
+        layer._model = self
         self._name_layers()
 
     def pop(self) -> Layer:
@@ -104,7 +106,7 @@ class Sequential:
         if not self._layers:
             raise TypeError("There are no layers in the model.")
         layer = self._layers.pop()
-        layer._engine_layer = None
+        layer._engine_layer = layer._model = None
         self._name_layers()
         return layer
 
@@ -164,6 +166,10 @@ class Sequential:
         """A model from a layer list (or its JSON, or 'tutorial' / 'strong'); `seed` (default:
         the seed in force) is the seed of its weights and of fit's batch order."""
         raw = ZOO.get(spec, spec) if isinstance(spec, str) else spec
+        if isinstance(raw, str) and raw.lstrip().startswith("["):
+            # Bad JSON stays a string: parse_spec words it, with its line and column.
+            with contextlib.suppress(json.JSONDecodeError):
+                raw = json.loads(raw)
         layers = parse_spec(raw)
         entries = [layer.config() for layer in layers]
         raw_list = raw if isinstance(raw, list) else None
@@ -602,7 +608,19 @@ def _memory(size: float) -> str:
 
 
 def _cell_lines(text: str, width: int) -> list[str]:
-    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+    """A cell's text in lines of `width`, words kept whole, as rich wraps it: a word too long
+    for the column is cut with an ellipsis."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        if len(word) > width:
+            word = word[: width - 1] + "…"
+        if line and len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            if line:
+                lines.append(line)
+            line = word
+    return [*lines, line]
 
 
 def _row(cells: tuple[str, ...], edge: str) -> list[str]:
