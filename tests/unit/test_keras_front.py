@@ -647,6 +647,20 @@ def test_stop_training_ends_the_run_after_the_batch() -> None:
     assert same_params(params(model.engine), params(engine))
 
 
+def test_a_stop_at_an_epochs_last_batch_still_ends_that_epoch_in_the_engines_run() -> None:
+    x, y = images(64)
+    model = compiled()
+
+    def stop_at_the_end(batch: int, logs: dict) -> None:
+        model.stop_training = batch == 1
+
+    history = model.fit(x, to_categorical(y, 10), batch_size=32, epochs=3, verbose=0,
+                        callbacks=[LambdaCallback(on_train_batch_end=stop_at_the_end)])
+    assert history.epoch == [0]
+    assert history.history["loss"] == model.run.history["loss"], "the engine's whole epoch"
+    assert model.run.epoch == 1 and model.run.batch == 0
+
+
 def test_always_adds_callbacks_to_every_call_inside_it() -> None:
     x, y = images(32)
     labels = to_categorical(y, 10)

@@ -406,11 +406,11 @@ class Sequential:
                     hooks.on_train_batch_end(batch, batch_logs)
                     if self.stop_training:
                         break
-                if self.stop_training:  # mid-epoch, as Keras: that epoch's logs so far
+                if seen < len(images):  # stopped mid-epoch; as Keras: its logs so far
                     epoch_logs = dict(batch_logs)
                     if validation is not None and len(validation[0]):
                         epoch_logs.update(self._logs(*engine.evaluate(*validation), "val_"))
-                else:
+                else:  # the engine's epoch end: its means and its validation
                     event = next(events)
                     epoch_logs = self._logs(event["loss"], event["acc"])
                     if event["val_loss"] is not None:
