@@ -194,7 +194,7 @@ REFUSALS = [
     (lambda: Flatten(data_format="channels_first"), "BAD_MODEL", "unsupported_choice",
      "data_format"),
     (lambda: Conv2D(8, 5, input_shape=(32, 32, 3)), "BAD_MODEL", "input_shape", "input_shape"),
-    (lambda: Input(shape=(784,)), "BAD_MODEL", "input_shape", "input_shape"),
+    (lambda: Input(shape=(784,)), "BAD_MODEL", "input_shape", "shape"),
     (lambda: Sequential(trainable=False), "BAD_MODEL", "unsupported", "trainable"),
     (lambda: Adam(amsgrad=True), "BAD_CONFIG", "unsupported", "amsgrad"),
     (lambda: Adam(weight_decay=0.01), "BAD_CONFIG", "unsupported", "weight_decay"),
@@ -507,6 +507,24 @@ def test_wrong_arrays_are_refused_saying_what_was_expected(x, y, loss, reason, f
     assert "?" not in describe(caught.value, "zh-CN") and "?" not in str(caught.value)
     if reason == "array_shape":
         assert "(N, 28, 28, 1)" in str(caught.value)
+
+
+def test_kerass_classic_mnist_model_starts_with_a_flatten_of_28_by_28() -> None:
+    model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
+                        Dropout(0.2), Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x, y = images(32)
+    history = model.fit(x[..., 0], y, epochs=1, verbose=0)
+    assert list(history.history) == ["loss", "accuracy"]
+    assert model.count_params() == 784 * 128 + 128 + 128 * 10 + 10
+    assert Sequential([Input(shape=(28, 28)), Flatten(), Dense(10, activation="softmax")]) \
+        .to_spec()[0] == {"type": "flatten"}
+    for make in (lambda: Conv2D(4, 3, input_shape=(28, 28)),
+                 lambda: Sequential([Input(shape=(28, 28)), Conv2D(4, 3)])):
+        with pytest.raises(SpecError) as caught:
+            make()
+        assert caught.value.reason == "input_shape", "a convolution needs the channel axis"
 
 
 def test_fit_before_compile_says_to_compile() -> None:

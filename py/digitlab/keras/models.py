@@ -28,7 +28,7 @@ from digitlab.errors import ConfigError, DigitLabError
 from digitlab.keras import callbacks as callbacks_module
 from digitlab.keras import optimizers, utils
 from digitlab.keras._checks import CONFIG, one_of, only_default
-from digitlab.keras.layers import KERAS_FIELDS, InputLayer, Layer, from_entry
+from digitlab.keras.layers import KERAS_FIELDS, PLAIN_IMAGE, InputLayer, Layer, from_entry
 from digitlab.nn.losses import cross_entropy_per_example, softmax
 from digitlab.nn.sequential import RunPosition, TrainingRun, summarize
 from digitlab.nn.sequential import Sequential as EngineModel
@@ -85,6 +85,10 @@ class Sequential:
         if self._layers and layer._input_shape is not None:
             raise SpecError("input_first", layer=len(self._layers), layer_type=layer._kind,
                             field="input_shape")
+        plain = (self._input is not None and self._input.shape[1:] == PLAIN_IMAGE)
+        if not self._layers and plain and not layer._takes_plain_images:
+            raise SpecError("input_shape", layer=0, layer_type=layer._kind, field="shape",
+                            value=list(PLAIN_IMAGE))
         if any(layer is other for other in self._layers):
             raise SpecError("duplicate_name", layer=len(self._layers), layer_type=layer._kind,
                             value=layer.name)
