@@ -642,6 +642,21 @@ def test_callbacks_are_called_with_kerass_methods_in_kerass_order() -> None:
     assert recorder.calls[2][2]["outputs"].shape == (64, 10)
 
 
+def test_lambda_callbacks_get_kerass_positional_logs() -> None:
+    seen: list[tuple] = []
+    hooks = LambdaCallback(on_train_begin=lambda logs: seen.append(("begin", logs)),
+                           on_epoch_begin=lambda epoch, logs: seen.append((epoch, logs)),
+                           on_train_batch_begin=lambda batch, logs: seen.append((batch, logs)),
+                           on_test_end=lambda logs: seen.append(("test", sorted(logs))))
+    model = compiled()
+    x, y = images(32)
+    model.fit(x, to_categorical(y, 10), callbacks=[hooks], verbose=0)
+    model.evaluate(x, to_categorical(y, 10), callbacks=[hooks], verbose=0)
+    assert seen == [("begin", {}), (0, {}), (0, {}), ("test", ["accuracy", "loss"])]
+    with pytest.raises(TypeError, match="on_epoch"):
+        LambdaCallback(on_epoch=print)
+
+
 def test_stop_training_ends_the_run_after_the_batch() -> None:
     x, y = images(96)
     model = compiled()
