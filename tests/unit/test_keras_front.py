@@ -240,6 +240,8 @@ def test_what_the_engine_cannot_do_is_refused_by_the_arguments_name(make, code, 
     for lang in ("en", "zh-CN"):  # worded in both languages, every placeholder filled
         assert "?" not in describe(error, lang)
         assert field in describe(error, lang)
+    prose = re.sub(r"`[^`]*`", "", describe(error, "zh-CN"))
+    assert not set(re.findall(r"[A-Za-z]+", prose)) - {"MNIST"}, prose  # Chinese, code aside
 
 
 def test_refusals_read_as_python_messages() -> None:
@@ -505,6 +507,7 @@ def test_wrong_arrays_are_refused_saying_what_was_expected(x, y, loss, reason, f
     assert (caught.value.code, caught.value.reason, caught.value.field) == ("BAD_CONFIG",
                                                                             reason, field)
     assert "?" not in describe(caught.value, "zh-CN") and "?" not in str(caught.value)
+    assert not re.findall(r"[A-Za-z]+", re.sub(r"`[^`]*`", "", describe(caught.value, "zh-CN")))
     if reason == "array_shape":
         assert "(N, 28, 28, 1)" in str(caught.value)
 
