@@ -143,6 +143,21 @@ def test_signatures_are_keras_3s_in_order(target) -> None:
         assert defaults[name] == default, name
 
 
+def test_the_package_reads_as_keras_namespaces() -> None:
+    import digitlab.keras as keras
+
+    model = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(), loss="categorical_crossentropy")
+    assert keras.models.Sequential is keras.Sequential
+    assert keras.utils.to_categorical([1], 2).tolist() == [[0.0, 1.0]]
+    assert keras.callbacks.EarlyStopping is EarlyStopping
+    star: dict = {}
+    exec("from digitlab.keras import *", star)
+    assert {"Sequential", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Adam",
+            "SGD", "to_categorical", "set_random_seed"} <= set(star)
+
+
 def test_layers_take_keras_base_keywords_and_maxpool2d_is_the_same_class() -> None:
     assert MaxPool2D is MaxPooling2D
     layer = Dense(10, activation="softmax", name="out", trainable=True, dtype="float32")
