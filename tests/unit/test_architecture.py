@@ -1,6 +1,7 @@
 """The package's layering, checked on its source: what each folder of py/digitlab may import.
 
-    web  -> viz, nn, data, backend        nn  -> backend
+    web  -> codelab, viz, nn, data, backend        nn  -> backend
+    codelab (the code cells) -> keras, nn, viz, data
     data, backend, viz -> nothing of ours outside themselves
     the CLI (__main__) -> what runs under CPython: nn, data, backend, viz
     anyone -> the top-level shared leaves (modules directly in digitlab/, such as encoding.py,
@@ -29,7 +30,8 @@ ALLOWED = {  # layer -> the layers of ours it may import, besides the leaves
     "backend": {"backend"},
     "viz": {"viz"},
     "nn": {"nn", "backend"},
-    "web": {"web", "viz", "nn", "data", "backend"},
+    "web": {"web", "codelab", "viz", "nn", "data", "backend"},
+    "codelab": {"codelab", "keras", "nn", "viz", "data"},
     "cli": {"nn", "data", "backend", "viz"},  # not web: it imports the browser
 }
 
