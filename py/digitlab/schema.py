@@ -28,7 +28,7 @@ NUM_CLASSES = 10
 # may also be null (tfjs: linear).
 
 _INPUT_SHAPE_FIELD = {"kind": "shape", "choices": [list(INPUT_SHAPE)], "form": False}
-_INITIALIZER_FIELD = {"kind": "choice", "choices": ["varianceScaling"],
+_INITIALIZER_FIELD = {"kind": "choice", "choices": ["varianceScaling", "glorotUniform"],
                       "default": "varianceScaling", "form": False}
 _NAME_FIELD = {"kind": "name", "form": False}
 
@@ -120,11 +120,18 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
 ERRORS: dict[str, dict[str, Any]] = {
     "BAD_CONFIG": {"reasons": ["not_object", "unknown_field", "type", "range", "positive",
                                "fraction", "total", "choice", "boolean", "model",
-                               "pixels", "pad_size", "continue_setting"]},
+                               "pixels", "pad_size", "continue_setting",
+                               # digitlab.keras's compile, fit, evaluate, predict, optimisers
+                               "unsupported", "unsupported_choice", "array_shape", "lengths",
+                               "one_hot_labels", "class_labels", "not_compiled"]},
     "BAD_MODEL": {"reasons": ["unknown_model", "json", "not_list", "not_object", "unknown_type",
                               "unknown_field", "positive_int", "positive_size", "choice",
                               "rate", "input_shape", "needs_image", "needs_flatten", "shrinks",
                               "last_layer", "softmax_last", "memory",
+                              # digitlab.keras's layers and Sequential
+                              "unsupported", "unsupported_choice", "input_first",
+                              "duplicate_name",
+                              # digitlab.codelab: the model cell's get_model()
                               "no_get_model", "get_model_failed", "not_sequential"]},
     "BAD_WEIGHTS": {"reasons": ["not_bytes", "empty", "too_large", "not_zip", "unpacks_too_large",
                                 "not_npz", "pickled", "unreadable", "missing", "wrong_type",
