@@ -26,7 +26,7 @@ import io
 import linecache
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,16 +84,21 @@ class _Stream(io.TextIOBase):
         super().__init__()
         self.write_to = write
         self.parts: list[str] = []
+        self._forwarding = False
 
     def writable(self) -> bool:
         return True
 
     def write(self, chunk: str) -> int:
         chunk = str(chunk)
-        if chunk:
+        if chunk and not self._forwarding:  # what `write` itself prints is not the cell's
             self.parts.append(chunk)
             if self.write_to is not None:
-                self.write_to(chunk)
+                self._forwarding = True
+                try:
+                    self.write_to(chunk)
+                finally:
+                    self._forwarding = False
         return len(chunk)
 
     def isatty(self) -> bool:
@@ -122,12 +127,30 @@ class Session:
         self.namespace.update(cell_names(self.data, self.show, None,
                                          default_pixels(self.data)))
         self.running = False
+        self._from_code: keras.Sequential | None = None  # the front model_from_code built
         self.set_model(model)
 
     # ------------------------------------------------------------ what the page changes
     def set_model(self, model: EngineSequential | None) -> None:
-        """The page's current model is now `model` (None: none yet): `model` in the cells."""
-        self.namespace["model"] = None if model is None else keras.Sequential.wrap(model)
+        """The page's current model is now `model` (None: none yet): `model` in the cells.
+
+        The cells get a front ready to fit, compiled as the page trains: with the model's own
+        optimiser when it has one (its state goes on), else the codelab's Adam(0.001); always
+        categorical cross-entropy and accuracy. The model the model cell built for the page
+        (`model_from_code`) is given back as the cell compiled it, and a model the cells
+        already front keeps its front."""
+        bound = self.namespace.get("model")
+        if model is None:
+            self.namespace["model"] = None
+        elif _fronts(bound, model):
+            return
+        elif _fronts(self._from_code, model):
+            self.namespace["model"] = self._from_code
+        else:
+            front = keras.Sequential.wrap(model)
+            front.compile(optimizer=front.optimizer or keras.Adam(0.001),
+                          loss="categorical_crossentropy", metrics=["accuracy"])
+            self.namespace["model"] = front
 
     def set_pixels(self, pixels: np.ndarray | None) -> None:
         """The pad's drawing (28 x 28 or 784 values in [0, 1]) is `pixels` in the cells; None:
@@ -141,14 +164,22 @@ class Session:
 
     @property
     def model(self) -> EngineSequential | None:
-        """The engine model `model` names in the cells (None when it names no keras model)."""
+        """The engine model `model` names in the cells (built now if it was not yet); None
+        when it names no keras model, or one the front refuses to build."""
         bound = self.namespace.get("model")
-        return bound.engine if isinstance(bound, keras.Sequential) else None
+        if not isinstance(bound, keras.Sequential):
+            return None
+        try:
+            return bound.engine
+        except DigitLabError:
+            return None
 
     # ------------------------------------------------------------ running a cell
     def run(self, step: str, code: str, write_out: Write | None = None,
-            write_err: Write | None = None) -> dict:
-        """Run `code` as `step`'s cell; see the module's docstring for the answer."""
+            write_err: Write | None = None, callbacks: Sequence[Any] = ()) -> dict:
+        """Run `code` as `step`'s cell; see the module's docstring for the answer. `callbacks`
+        (keras Callbacks) join every fit, evaluate and predict the cell calls: the page's Stop
+        check (it sets `model.stop_training`), a pause to let the worker draw."""
         if step not in STEPS:
             raise ConfigError("choice", field="step", value=step, choices=list(STEPS))
         if self.running:  # the page refuses a second Run first; this is the second guard
@@ -161,7 +192,8 @@ class Session:
         problem = None
         self.running = True
         try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                    keras.callbacks.always(*callbacks):
                 try:
                     exec(compile(code, filename, "exec"), self.namespace)  # noqa: S102
                 except BaseException as exception:  # noqa: BLE001 - Stop and exit() included
@@ -176,7 +208,7 @@ class Session:
                 "error": problem}
 
     def call(self, name: str, *args: Any, write_out: Write | None = None,
-             write_err: Write | None = None) -> dict:
+             write_err: Write | None = None, callbacks: Sequence[Any] = ()) -> dict:
         """Call the cells' function `name` (e.g. `predict_drawing`) with `args`: the answer of
         `run`, with "value", what it returned (None when it failed)."""
         function = self.namespace.get(name)
@@ -188,7 +220,8 @@ class Session:
         value, problem = None, None
         self.running = True
         try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                    keras.callbacks.always(*callbacks):
                 try:
                     value = function(*args)
                 except BaseException as exception:  # noqa: BLE001
@@ -208,17 +241,20 @@ class Session:
         quiet = io.StringIO()  # the page shows the summary itself, not what get_model prints
         try:
             with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-                keras.utils.set_random_seed(seed)
                 built = get_model()
-                engine = built.engine if isinstance(built, keras.Sequential) else None
+                if isinstance(built, keras.Sequential):
+                    if not built.built:  # weights not drawn yet: from `seed`, as train() would
+                        built.seed = seed
+                    engine = built.engine
         except DigitLabError:
             raise
         except Exception as exception:  # noqa: BLE001 - any mistake in the reader's code
             found = self.explain(exception)
             raise error("BAD_MODEL", "get_model_failed", exception=found["type"],
                         detail=found["message"], line=found["line"]) from None
-        if engine is None:
+        if not isinstance(built, keras.Sequential):
             raise error("BAD_MODEL", "not_sequential", kind=type(built).__name__)
+        self._from_code = built
         return engine
 
     # ------------------------------------------------------------ errors
@@ -241,6 +277,11 @@ class Session:
                 "traceback": shown}
 
 
+def _fronts(front: Any, engine: EngineSequential) -> bool:
+    """`front` is a keras model built as `engine` (its weights are engine's)."""
+    return isinstance(front, keras.Sequential) and front.built and front.engine is engine
+
+
 def _message(exception: BaseException) -> str:
     if isinstance(exception, SyntaxError):
         return exception.msg or ""
@@ -249,6 +290,8 @@ def _message(exception: BaseException) -> str:
 
 _KEYWORD = re.compile(r"(?P<function>[\w.]+)\(\) got an unexpected keyword argument "
                       r"'(?P<argument>\w+)'")
+_MISSING = re.compile(r"(?P<function>[\w.]+)\(\) missing \d+ required "
+                      r"(?:positional |keyword-only )?arguments?: '(?P<argument>\w+)'")
 _SHAPE_WORDS = ("shape", "broadcast", "dimension", "reshape", "aligned")
 
 
@@ -268,11 +311,11 @@ def hint(exception: BaseException, lang: str) -> str | None:
         name = getattr(exception, "name", None) or "?"
         return text(lang, "cells.hint.name", name=name)
     if isinstance(exception, TypeError):
-        match = _KEYWORD.search(str(exception))
-        if match:
-            function = match.group("function").removesuffix(".__init__")
-            return text(lang, "cells.hint.keyword", function=function,
-                        argument=match.group("argument"))
+        for pattern, key in ((_KEYWORD, "cells.hint.keyword"), (_MISSING, "cells.hint.missing")):
+            match = pattern.search(str(exception))
+            if match:
+                function = match.group("function").removesuffix(".__init__")
+                return text(lang, key, function=function, argument=match.group("argument"))
     if isinstance(exception, AttributeError) and "'NoneType'" in str(exception):
         return text(lang, "cells.hint.none")
     if isinstance(exception, ValueError) and any(word in str(exception).lower()

@@ -140,6 +140,7 @@ STRINGS: dict[str, str] = {
     "cells.hint.indentation": "The indentation of line {line} does not fit the lines around it: indent a block by four spaces, the same on every line.",
     "cells.hint.import": "`{module}` is not available here, and no import is needed: `Sequential`, `Conv2D`, `MaxPooling2D`, `Flatten`, `Dense`, `Dropout`, `Adam`, `SGD` and `np` are ready in every cell.",
     "cells.hint.keyword": "`{function}` has no argument `{argument}`: check its spelling; the layers take the argument names of `Keras`, such as `kernel_size`, `pool_size` and `input_shape`.",
+    "cells.hint.missing": "`{function}` needs the argument `{argument}`: give it, spelt as `Keras` spells it (a misspelt argument leaves the right one missing).",
     "cells.hint.shape": "Two shapes do not fit together here: print the arrays' `.shape` to see which. Images are `(n, 28, 28, 1)`, labels `(n, 10)`, and one drawing is a batch after `reshape(1, 28, 28, 1)`.",
     "cells.hint.none": "Something here is `None`: `model` is `None` until there is a model, so run the model cell (or train a model) first.",
     "cells.hint.stopped": "Stopped: you pressed Stop. The names the cell defined are not kept; a model it was training keeps the batches it finished.",

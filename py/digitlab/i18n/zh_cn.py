@@ -138,6 +138,7 @@ STRINGS: dict[str, str] = {
     "cells.hint.indentation": "第 {line} 行的缩进和周围的行对不上：一个代码块缩进四个空格，每一行都一样。",
     "cells.hint.import": "这里没有 `{module}`，也不需要导入：每个单元里都已经有 `Sequential`、`Conv2D`、`MaxPooling2D`、`Flatten`、`Dense`、`Dropout`、`Adam`、`SGD` 和 `np`。",
     "cells.hint.keyword": "`{function}` 没有参数 `{argument}`：检查拼写；各层用的是 `Keras` 的参数名，比如 `kernel_size`、`pool_size` 和 `input_shape`。",
+    "cells.hint.missing": "`{function}` 需要参数 `{argument}`：请给出它，拼写和 `Keras` 一样（拼错的参数名会让正确的那个缺失）。",
     "cells.hint.shape": "这里有两个形状对不上：打印数组的 `.shape` 看看是哪个。图片的形状是 `(n, 28, 28, 1)`，标签是 `(n, 10)`，一张手写的数字要先 `reshape(1, 28, 28, 1)` 成为一批。",
     "cells.hint.none": "这里有个值是 `None`：在有模型之前 `model` 是 `None`，请先运行模型单元（或训练一个模型）。",
     "cells.hint.stopped": "已停止：你点了“停止”。这个单元定义的名字不会保留；它正在训练的模型保留已经完成的批次。",
