@@ -277,6 +277,20 @@ class Session:
                 "traceback": shown}
 
 
+def _constructed(exception: BaseException) -> str | None:
+    """The class the reader's code was making when `exception` came from a constructor: a
+    layer hands its keywords on to its base class, whose own name would mislead."""
+    tb, name = exception.__traceback__, None
+    while tb is not None:
+        frame = tb.tb_frame
+        if _CELL_FILE.fullmatch(frame.f_code.co_filename):
+            name = None
+        elif name is None and frame.f_code.co_name == "__init__" and "self" in frame.f_locals:
+            name = type(frame.f_locals["self"]).__name__
+        tb = tb.tb_next
+    return name
+
+
 def _fronts(front: Any, engine: EngineSequential) -> bool:
     """`front` is a keras model built as `engine` (its weights are engine's)."""
     return isinstance(front, keras.Sequential) and front.built and front.engine is engine
@@ -314,8 +328,9 @@ def hint(exception: BaseException, lang: str) -> str | None:
         for pattern, key in ((_KEYWORD, "cells.hint.keyword"), (_MISSING, "cells.hint.missing")):
             match = pattern.search(str(exception))
             if match:
-                function = match.group("function").removesuffix(".__init__")
-                return text(lang, key, function=function, argument=match.group("argument"))
+                function = _constructed(exception) or match.group("function")
+                return text(lang, key, function=function.removesuffix(".__init__"),
+                            argument=match.group("argument"))
     if isinstance(exception, AttributeError) and "'NoneType'" in str(exception):
         return text(lang, "cells.hint.none")
     if isinstance(exception, ValueError) and any(word in str(exception).lower()
