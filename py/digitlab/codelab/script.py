@@ -44,16 +44,21 @@ def load_data(directory: Path | None = None) -> CodelabData:
 
 class PngShow(Show):
     """`show` for a script: each drawing is saved as <DIGITLAB_SHOW>/<canvas>.png, and its path
-    and text alternative are printed."""
+    and text alternative are printed (on stderr; the batch chart, redrawn while a model
+    trains, only when its file is first written)."""
+
+    QUIET_REDRAWS = frozenset({"chart-batch"})
 
     def __init__(self, directory: str | Path, lang: str = DEFAULT_LANGUAGE) -> None:
         super().__init__(PngCanvases(directory), lang, self._save)
 
     def _save(self, name: str, paint: Painter) -> None:
+        again = name in self.drawings
         self.drawings[name] = paint
         self.alts[name] = alt = paint(self.canvases, self.lang)
         path = self.canvases.save(name)
-        print(f"show: {path}" + (f": {alt}" if alt else ""), file=sys.stderr)
+        if not (again and name in self.QUIET_REDRAWS):
+            print(f"show: {path}" + (f": {alt}" if alt else ""), file=sys.stderr)
 
 
 _lang = os.environ.get("DIGITLAB_LANG", DEFAULT_LANGUAGE)

@@ -208,7 +208,11 @@ class Show:
 
 class FitCallbacks(Callback):
     """Draws the batch chart after batches (at most every CHART_INTERVAL_S, and at the end)
-    and the epoch chart after every epoch, with the metrics chosen."""
+    and the epoch chart after every epoch, with the metrics chosen.
+
+    Keras logs a batch's metrics as the epoch's running average; the batch chart shows each
+    batch's own loss and accuracy, as tfjs-vis and the page's own chart do, read from the
+    engine's run (`model.run`) when the model has one."""
 
     def __init__(self, show: Show, metrics: Sequence[str] = METRICS) -> None:
         super().__init__()
@@ -221,12 +225,19 @@ class FitCallbacks(Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.batch_logs, self.epoch_logs, self._last_draw = [], {}, 0.0
 
+    def _batches(self) -> list[dict]:
+        run = getattr(self.model, "run", None)
+        own = getattr(run, "history", {}).get("batches") if run is not None else None
+        if own is not None and len(own) == len(self.batch_logs):
+            return [{"loss": b["loss"], "accuracy": b["acc"]} for b in own]
+        return self.batch_logs
+
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.batch_logs.append({metric_name(k): v for k, v in (logs or {}).items()})
         now = time.monotonic()
         if now - self._last_draw >= CHART_INTERVAL_S:
             self._last_draw = now
-            self.show.batches(self.batch_logs)
+            self.show.batches(self._batches())
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = {metric_name(k): v for k, v in (logs or {}).items()}
@@ -234,11 +245,10 @@ class FitCallbacks(Callback):
             series = self.epoch_logs.setdefault(key, [None] * epoch)
             series.extend([None] * (epoch - len(series)))
             series.append(logs.get(key))
-        self.show.batches(self.batch_logs)
         self.show.history(self.epoch_logs, self.metrics)
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self.show.batches(self.batch_logs)
+        self.show.batches(self._batches())
 
 
 def _number(value: Any) -> float | None:
