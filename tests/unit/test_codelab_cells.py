@@ -84,11 +84,17 @@ def test_every_original_cell_runs_and_draws_on_its_steps_canvases(ran) -> None:
     assert drawn["chart-batch"].startswith("Batch 11: loss ")  # 5500 images / 512
 
 
+def session_model(ran) -> object:
+    return ran[0].model
+
+
 def test_the_model_cell_prints_the_summary_and_training_its_progress(ran) -> None:
     _, results, streamed = ran
     summary = results["model"]["stdout"]
     assert 'Model: "sequential"' in summary and "Total params: 5,994" in summary
     assert results["model"]["model_changed"] and not results["data"]["model_changed"]
+    # The train cell says which model it trained: the page's, when `model` is the page's.
+    assert results["train"]["trained"] == [session_model(ran)] and results["data"]["trained"] == []
     assert "Epoch" not in results["train"]["stdout"]  # one epoch: Keras prints no "Epoch 1/1"
     assert "11/11" in results["train"]["stdout"] and "val_accuracy" in results["train"]["stdout"]
     # What was streamed is exactly what each result holds, in the order it was written.
@@ -103,6 +109,7 @@ def test_the_cells_share_their_names_and_the_trained_model(ran) -> None:
                  "show_accuracy", "show_confusion", "predict_drawing"):
         assert name in names, name
     assert isinstance(names["model"], keras.Sequential)
+    assert session.code["train"] == cell("train")  # the code each cell last ran
     history = names["history"].history
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert history["val_accuracy"][0] > 0.5  # one epoch of the codelab's CNN learns something

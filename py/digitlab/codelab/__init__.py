@@ -1,7 +1,9 @@
 """The code cells: the Python each step of the page runs, as code the reader can edit and run.
 
     cells/<step>.py  each cell's original code, in the codelab's order (data, model, train,
-                     evaluate, try), written against the Keras-style front (`digitlab.keras`)
+                     evaluate, try), written against the Keras-style front (`digitlab.keras`):
+                     read as text, never imported (no __init__.py), as they use the names a
+                     cell has without an import (so ruff's undefined-name check is off there)
     session.py       Session: the cells' shared namespace, running a cell (output streamed,
                      errors trimmed to the reader's lines, hints in the page's language),
                      the model cell's get_model() as the page's model

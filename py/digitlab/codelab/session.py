@@ -4,8 +4,11 @@ A `Session` is what the page's code cells talk to (in the worker, through the co
 `run(step, code, write_out, write_err)` runs a cell's code in the namespace all cells share,
 streaming what it prints, and answers
 
-    {"ok": bool, "stdout": str, "stderr": str, "model_changed": bool,
+    {"ok": bool, "stdout": str, "stderr": str, "model_changed": bool, "trained": [models],
      "error": None | {"type", "message", "line", "cell", "hint", "traceback"}}
+
+`model_changed`: `model` names another object than before; `trained`: the engine models the
+cell fitted (the page's own model among them means its weights changed under it).
 
 `line` is the line in the reader's code (a SyntaxError's own line; otherwise the deepest frame
 of a cell, `cell` saying which), `traceback` the traceback trimmed to the cells' frames and
@@ -109,13 +112,27 @@ class _Stream(io.TextIOBase):
         return "".join(self.parts)
 
 
+class _Fits(keras.Callback):
+    """Notes the engine model of every fit a cell calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: list[EngineSequential] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        engine = self.model.engine
+        if not any(engine is seen for seen in self.models):
+            self.models.append(engine)
+
+
 class Session:
     """The cells' shared namespace over the lab's data, canvases and language.
 
     `data`: the lab's MnistData (wrapped as `CodelabData`: float32 images [N, 28, 28, 1],
     one-hot labels) or a CodelabData. `canvases`: a CanvasSet-like object (see codelab.show);
     `present`: how a drawing reaches it (default: painted at once). `model`: the page's current
-    model, an engine `nn.sequential.Sequential`, or None.
+    model, an engine `nn.sequential.Sequential`, or None. `code[step]` is the code each cell
+    last ran (its original until then).
     """
 
     def __init__(self, data: MnistData | CodelabData, canvases: Any, lang: str = "en",
@@ -128,6 +145,7 @@ class Session:
                                          default_pixels(self.data)))
         self.running = False
         self._from_code: keras.Sequential | None = None  # the front model_from_code built
+        self.code: dict[str, str] = {step: original(step) for step in STEPS}  # as last run
         self.set_model(model)
 
     # ------------------------------------------------------------ what the page changes
@@ -190,10 +208,12 @@ class Session:
         out, err = _Stream(write_out), _Stream(write_err)
         before = dict(self.namespace)
         problem = None
+        fits = _Fits()
         self.running = True
+        self.code[step] = code
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                    keras.callbacks.always(*callbacks):
+                    keras.callbacks.always(*callbacks, fits):
                 try:
                     exec(compile(code, filename, "exec"), self.namespace)  # noqa: S102
                 except BaseException as exception:  # noqa: BLE001 - Stop and exit() included
@@ -205,6 +225,7 @@ class Session:
             self.namespace.update(before)
         return {"ok": problem is None, "stdout": out.text, "stderr": err.text,
                 "model_changed": self.namespace.get("model") is not before.get("model"),
+                "trained": fits.models,
                 "error": problem}
 
     def call(self, name: str, *args: Any, write_out: Write | None = None,
@@ -215,13 +236,14 @@ class Session:
         if not callable(function):  # its cell has not run: what calling it in a cell says
             missing = NameError(f"name '{name}' is not defined", name=name)
             return {"ok": False, "stdout": "", "stderr": "", "model_changed": False,
-                    "error": self.explain(missing), "value": None}
+                    "trained": [], "error": self.explain(missing), "value": None}
         out, err = _Stream(write_out), _Stream(write_err)
         value, problem = None, None
+        fits = _Fits()
         self.running = True
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                    keras.callbacks.always(*callbacks):
+                    keras.callbacks.always(*callbacks, fits):
                 try:
                     value = function(*args)
                 except BaseException as exception:  # noqa: BLE001
@@ -229,7 +251,8 @@ class Session:
         finally:
             self.running = False
         return {"ok": problem is None, "stdout": out.text, "stderr": err.text,
-                "model_changed": False, "error": problem, "value": value}
+                "model_changed": False, "trained": fits.models, "error": problem,
+                "value": value}
 
     def model_from_code(self, seed: int = 0) -> EngineSequential:
         """A fresh model from the model cell's `get_model()`, its weights seeded by `seed`;
