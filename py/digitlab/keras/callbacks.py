@@ -117,9 +117,18 @@ class CallbackList(Callback):
 
 
 def _dispatch(name: str) -> Callable:
-    def call_all(self: CallbackList, *args: Any, **kwargs: Any) -> None:
+    """A CallbackList hook: as Keras's, every callback gets the logs positionally, {} when the
+    caller gave none (so `LambdaCallback(on_train_begin=lambda logs: ...)` works)."""
+    indexed = "batch" in name or "epoch" in name
+
+    def call_all(self: CallbackList, *args: Any, logs: dict | None = None) -> None:
+        given = list(args)
+        index = [given.pop(0)] if indexed else []
+        if given:
+            logs = given[0]
+        args = (*index, {} if logs is None else logs)
         for callback in self.callbacks:
-            getattr(callback, name)(*args, **kwargs)
+            getattr(callback, name)(*args)
     call_all.__name__ = name
     return call_all
 

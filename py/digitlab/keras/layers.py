@@ -38,12 +38,20 @@ def _initializer(call: str, value: Any) -> str:
     return _INITIALIZERS[value]
 
 
-def _input_shape(call: str, input_shape: Any) -> tuple[int, ...] | None:
+# Keras's classic MNIST model starts `Flatten(input_shape=(28, 28))`: the same pixels in the same
+# order as (28, 28, 1), so a Flatten (or an Input before one) may say it that way.
+PLAIN_IMAGE = INPUT_SHAPE[:2]
+
+
+def _input_shape(call: str, input_shape: Any, plain_ok: bool = False,
+                 field: str = "input_shape") -> tuple[int, ...] | None:
     if input_shape is None:
         return None
-    if not _checks.same(tuple(input_shape) if isinstance(input_shape, list) else input_shape,
-                        INPUT_SHAPE):
-        raise SpecError("input_shape", field="input_shape", value=input_shape, call=call)
+    shape = tuple(input_shape) if isinstance(input_shape, list) else input_shape
+    if plain_ok and _checks.same(shape, PLAIN_IMAGE):
+        return PLAIN_IMAGE
+    if not _checks.same(shape, INPUT_SHAPE):
+        raise SpecError("input_shape", field=field, value=input_shape, call=call)
     return INPUT_SHAPE
 
 
@@ -52,6 +60,7 @@ class Layer:
 
     _kind = ""  # the spec "type"
     _prefix = ""  # Keras's automatic name
+    _takes_plain_images = False  # may its input be (28, 28)? (Flatten's may)
 
     def __init__(self, *, activity_regularizer: Any = None, trainable: bool = True,
                  dtype: Any = None, autocast: bool = True, name: str | None = None,
@@ -66,8 +75,9 @@ class Layer:
             raise TypeError(f"{call}: name must be a string, got {name!r}")
         self._given_name = name
         self.name: str = name or self._prefix
-        self._input_shape = _input_shape(call, input_shape)
+        self._input_shape = _input_shape(call, input_shape, self._takes_plain_images)
         self._engine_layer: Any = None  # the built engine layer, once the model is built
+        self._model: Any = None  # the Sequential it was added to
 
     # ---- the spec entry -----------------------------------------------------------------
     def _entry(self) -> dict[str, Any]:
@@ -92,14 +102,25 @@ class Layer:
     def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**{k: v for k, v in config.items() if k not in ("trainable", "dtype")})
 
+    def _built_layer(self) -> Any:
+        """The engine layer, building the model first (as Keras builds a layer once its input
+        shape is known); None while the model is not complete enough to build."""
+        if self._model is not None:
+            try:
+                _ = self._model.engine
+            except SpecError:
+                return None
+        return self._engine_layer
+
     @property
     def built(self) -> bool:
-        return self._engine_layer is not None
+        return self._built_layer() is not None
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """The live parameter arrays (kernel, bias), empty before the model is built."""
-        layer = self._engine_layer
+        """The live parameter arrays (kernel, bias); empty while the model cannot be built
+        (it does not end in the 10-way softmax yet)."""
+        layer = self._built_layer()
         return [] if layer is None else [layer.params[k] for k in ("kernel", "bias")
                                          if k in layer.params]
 
@@ -117,7 +138,7 @@ class Layer:
             target[...] = value
 
     def count_params(self) -> int:
-        layer = self._engine_layer
+        layer = self._built_layer()
         if layer is None:
             raise ValueError(f"{self.name} is not built yet: add it to a model first")
         return layer.param_count()
@@ -142,8 +163,9 @@ class InputLayer:
         only_default(call, "optional", optional, False)
         if batch_shape is not None:
             shape = tuple(batch_shape)[1:]
-        _input_shape(call, shape if shape is not None else ())
-        self.shape = (None, *INPUT_SHAPE)
+        given = _input_shape(call, shape if shape is not None else (), plain_ok=True,
+                             field="shape")
+        self.shape = (None, *given)
         self.name = name or "input_layer"
 
 
@@ -234,6 +256,7 @@ class Flatten(Layer):
     """keras.layers.Flatten -> {"type": "flatten"} (channels-last, the same order as tfjs)."""
 
     _kind, _prefix = "flatten", "flatten"
+    _takes_plain_images = True
 
     def __init__(self, data_format: str | None = None, **base: Any) -> None:
         super().__init__(**base)

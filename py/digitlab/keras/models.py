@@ -17,8 +17,9 @@ labels. Arguments the engine cannot honour are refused by name.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
-import textwrap
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from digitlab.errors import ConfigError, DigitLabError
 from digitlab.keras import callbacks as callbacks_module
 from digitlab.keras import optimizers, utils
 from digitlab.keras._checks import CONFIG, one_of, only_default
-from digitlab.keras.layers import KERAS_FIELDS, InputLayer, Layer, from_entry
+from digitlab.keras.layers import KERAS_FIELDS, PLAIN_IMAGE, InputLayer, Layer, from_entry
 from digitlab.nn.losses import cross_entropy_per_example, softmax
 from digitlab.nn.sequential import RunPosition, TrainingRun, summarize
 from digitlab.nn.sequential import Sequential as EngineModel
@@ -84,6 +85,10 @@ class Sequential:
         if self._layers and layer._input_shape is not None:
             raise SpecError("input_first", layer=len(self._layers), layer_type=layer._kind,
                             field="input_shape")
+        plain = (self._input is not None and self._input.shape[1:] == PLAIN_IMAGE)
+        if not self._layers and plain and not layer._takes_plain_images:
+            raise SpecError("input_shape", layer=0, layer_type=layer._kind, field="shape",
+                            value=list(PLAIN_IMAGE))
         if any(layer is other for other in self._layers):
             raise SpecError("duplicate_name", layer=len(self._layers), layer_type=layer._kind,
                             value=layer.name)
@@ -97,6 +102,7 @@ class Sequential:
         except DigitLabError:
             self._layers.pop()
             raise
+        layer._model = self
         self._name_layers()
 
     def pop(self) -> Layer:
@@ -104,7 +110,7 @@ class Sequential:
         if not self._layers:
             raise TypeError("There are no layers in the model.")
         layer = self._layers.pop()
-        layer._engine_layer = None
+        layer._engine_layer = layer._model = None
         self._name_layers()
         return layer
 
@@ -164,6 +170,10 @@ class Sequential:
         """A model from a layer list (or its JSON, or 'tutorial' / 'strong'); `seed` (default:
         the seed in force) is the seed of its weights and of fit's batch order."""
         raw = ZOO.get(spec, spec) if isinstance(spec, str) else spec
+        if isinstance(raw, str) and raw.lstrip().startswith("["):
+            # Bad JSON stays a string: parse_spec words it, with its line and column.
+            with contextlib.suppress(json.JSONDecodeError):
+                raw = json.loads(raw)
         layers = parse_spec(raw)
         entries = [layer.config() for layer in layers]
         raw_list = raw if isinstance(raw, list) else None
@@ -400,11 +410,11 @@ class Sequential:
                     hooks.on_train_batch_end(batch, batch_logs)
                     if self.stop_training:
                         break
-                if self.stop_training:  # mid-epoch, as Keras: that epoch's logs so far
+                if seen < len(images):  # stopped mid-epoch; as Keras: its logs so far
                     epoch_logs = dict(batch_logs)
                     if validation is not None and len(validation[0]):
                         epoch_logs.update(self._logs(*engine.evaluate(*validation), "val_"))
-                else:
+                else:  # the engine's epoch end: its means and its validation
                     event = next(events)
                     epoch_logs = self._logs(event["loss"], event["acc"])
                     if event["val_loss"] is not None:
@@ -602,7 +612,19 @@ def _memory(size: float) -> str:
 
 
 def _cell_lines(text: str, width: int) -> list[str]:
-    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+    """A cell's text in lines of `width`, words kept whole, as rich wraps it: a word too long
+    for the column is cut with an ellipsis."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        if len(word) > width:
+            word = word[: width - 1] + "…"
+        if line and len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            if line:
+                lines.append(line)
+            line = word
+    return [*lines, line]
 
 
 def _row(cells: tuple[str, ...], edge: str) -> list[str]:
