@@ -238,3 +238,21 @@ def test_a_running_session_refuses_a_second_run(session) -> None:
     with pytest.raises(DigitLabError) as info:
         session.run("data", "pass")
     assert info.value.code == "BUSY"
+
+
+def test_drawings_go_through_the_pages_views_and_follow_a_language_switch(mnist) -> None:
+    """The page hands in a `present` that draws the way its own views draw: the alt text is
+    posted, and a language switch (views.redraw) draws the cell's charts again."""
+    from digitlab.web import views
+
+    canvases, posted = page_canvases(), []
+    views.attach(canvases, posted.append)
+    lang = {"now": "en"}
+    session = Session(mnist, canvases, "en",
+                      present=lambda name, paint: views._show(canvases, name, lang["now"], paint))
+    assert session.run("data", original("data"))["ok"]
+    assert posted[-1]["id"] == "examples-alt" and posted[-1]["text"].startswith("20 digits")
+    lang["now"] = "zh-CN"
+    session.set_language("zh-CN")
+    assert "examples" in views.redraw(canvases, "zh-CN")
+    assert posted[-1]["text"].startswith("20 个数字")
