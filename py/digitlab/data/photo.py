@@ -83,6 +83,11 @@ def _block_level(grey: np.ndarray, percentile: float) -> np.ndarray:
     levels = np.array([[np.percentile(grey[rows[i]:max(rows[i + 1], rows[i] + 1),
                                            cols[j]:max(cols[j + 1], cols[j] + 1)], percentile)
                         for j in range(BLOCKS)] for i in range(BLOCKS)])
+    # A block the digit fills has no paper to measure: each block takes the lowest level of
+    # itself and its neighbours (the ink is the bright part, so the paper is the low one).
+    padded = np.pad(levels, 1, mode="edge")
+    levels = np.min([padded[1 + dy:1 + dy + BLOCKS, 1 + dx:1 + dx + BLOCKS]
+                     for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
     centre_y = (rows[:-1] + rows[1:] - 1) / 2
     centre_x = (cols[:-1] + cols[1:] - 1) / 2
     y0, y1, wy = _between(np.arange(h), centre_y)
