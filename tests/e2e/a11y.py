@@ -23,14 +23,17 @@ def audit(page: Page, state: str) -> list[dict]:
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
     result = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ['violations']});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-            targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
+        const r = await axe.run(document);
+        return {passes: r.passes.length, violations: r.violations.map(v => ({id: v.id,
+            impact: v.impact, help: v.help,
+            targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))};
     }""")
+    passes, result = result["passes"], result["violations"]
+    assert passes > 3, f"axe checked almost nothing ({passes} rules passed)"
     lang = page.evaluate("document.documentElement.lang")
     counts = {impact: sum(1 for v in result if v["impact"] == impact)
               for impact in ("critical", "serious", "moderate", "minor")}
     summary = ", ".join(f"{n} {impact}" for impact, n in counts.items())
     ids = ", ".join(sorted({v["id"] for v in result})) or "none"
-    print(f"axe [{lang}] {state}: {summary} (rules: {ids})")
+    print(f"axe [{lang}] {state}: {passes} rules passed; violations: {summary} (rules: {ids})")
     return [v for v in result if v["impact"] in BLOCKING]
