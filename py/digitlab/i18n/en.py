@@ -321,4 +321,5 @@ STRINGS: dict[str, str] = {
     "label.padProbs": "Chart: what the network thinks the pad shows",
     "label.filters": "The first layer's filters",
     "label.featureMaps": "Feature maps",
+    "label.confusionTable": "Confusion matrix table",
 }

@@ -318,4 +318,5 @@ STRINGS: dict[str, str] = {
     "label.padProbs": "图表：网络认为手写板上是什么",
     "label.filters": "第一层的滤波器",
     "label.featureMaps": "特征图",
+    "label.confusionTable": "混淆矩阵表格",
 }
