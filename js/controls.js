@@ -517,9 +517,13 @@ export function setupControls() {
 // batch: the progress text changes with every batch and is not live).
 const announced = { epoch: 0 };
 
+// The key and parameters stay on the element (data-i18n), so a language switch words the
+// last announcement again instead of leaving it in the other language.
 function announce(key, params) {
   const element = $("announcer");
-  element.textContent = t(key, params);
+  element.dataset.i18n = key;
+  element.dataset.i18nParams = JSON.stringify(params);
+  showString(element, key, params);
 }
 
 function announceEpoch() {

@@ -100,7 +100,7 @@ def test_text_alternatives_carry_the_numbers(browser: Browser, server_url: str) 
         spoken = page.evaluate("window.spoken")
         assert [s.split(":")[0] for s in spoken] == [
             "Epoch 1 of 3 done", "Epoch 2 of 3 done", "Epoch 3 of 3 done",
-            "Training finished after 3 epochs"], spoken
+            "Training finished at epoch 3"], spoken
         assert page.get_by_test_id("announcer").get_attribute("aria-live") == "polite"
         assert page.get_by_test_id("progress-text").get_attribute("aria-live") is None
 

@@ -308,7 +308,7 @@ STRINGS: dict[str, str] = {
     "evaluate.tableCorrect": "Correct",
     "announce.epoch": "Epoch {epoch} of {epochs} done: loss {loss}, training accuracy {acc}%, validation accuracy {val}%.",
     "announce.epochNoValidation": "Epoch {epoch} of {epochs} done: loss {loss}, training accuracy {acc}%.",
-    "announce.finished": "Training finished after {epochs} epochs: training accuracy {acc}%.",
+    "announce.finished": "Training finished at epoch {epochs}: training accuracy {acc}%.",
     "announce.stopped": "Training stopped at epoch {epoch} of {epochs}.",
     "label.examples": "Example digits",
     "label.classBalance": "Chart: images per digit",

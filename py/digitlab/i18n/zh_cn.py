@@ -305,7 +305,7 @@ STRINGS: dict[str, str] = {
     "evaluate.tableCorrect": "正确率",
     "announce.epoch": "第 {epoch} 轮（共 {epochs} 轮）完成：损失 {loss}，训练准确率 {acc}%，验证准确率 {val}%。",
     "announce.epochNoValidation": "第 {epoch} 轮（共 {epochs} 轮）完成：损失 {loss}，训练准确率 {acc}%。",
-    "announce.finished": "训练完成，共 {epochs} 轮：训练准确率 {acc}%。",
+    "announce.finished": "训练在第 {epochs} 轮完成：训练准确率 {acc}%。",
     "announce.stopped": "训练停在第 {epoch} 轮（共 {epochs} 轮）。",
     "label.examples": "示例数字",
     "label.classBalance": "图表：每个数字的图片数",
