@@ -8,11 +8,13 @@ import { callWorker, codedError, on, sendStop, setPhase, startWorker, state } fr
 import { shareUrl } from "./share.js";
 
 /**
- * What the API needs from the page: padSnapshot() -> {width, height, alpha}, shareConfig() ->
+ * What the API needs from the page: padSnapshot() -> {width, height, alpha}, showOnPad(alpha,
+ * width, height) puts an image on the pad as its ink, shareConfig() ->
  * the set-up a link reproduces, weightsLoaded(summary), trainingStarted(), trainingEnded().
  */
 export const page = {
   padSnapshot: () => ({ width: 0, height: 0, alpha: new Uint8Array(0) }),
+  showOnPad: () => {},
   shareConfig: () => ({}),
   weightsLoaded: () => {},
   trainingStarted: () => {},
@@ -45,6 +47,27 @@ async function runEvaluation(options) {
   }
 }
 
+function imageBytes(data) {
+  if (data instanceof Uint8Array) return new Uint8Array(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  return new Uint8Array(0); // Python refuses it as an empty image, in the page's language
+}
+
+// An image file, or test image `index`, onto the pad as its ink; then the pad is predicted as
+// a drawing is, so predictPad() and every pad view describe it. Resolves like predictPad().
+async function uploadToPad(data) {
+  const { width, height } = page.padSnapshot();
+  const alpha = await callWorker("uploadDigit", { width, height }, imageBytes(data));
+  page.showOnPad(alpha, width, height);
+  return digitlab.predictPad();
+}
+
+async function testDigitToPad(index) {
+  const { pixels, label } = await callWorker("testImage", { index });
+  page.showOnPad(Uint8Array.from(pixels, (value) => Math.round(255 * value)), 28, 28);
+  return { label, probabilities: await digitlab.predictPad() };
+}
+
 function asBytes(data) {
   if (data instanceof Uint8Array) return new Uint8Array(data); // a copy: the original stays usable
   if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
@@ -75,6 +98,8 @@ export const digitlab = {
     const { width, height, alpha } = page.padSnapshot();
     return callWorker("predictPad", { width, height }, alpha);
   },
+  uploadDigit: (data) => uploadToPad(data),
+  pickTestDigit: (index) => testDigitToPad(index),
   saveWeights: () => callWorker("saveWeights"),
   loadWeights: async (data) => {
     const summary = await callWorker("loadWeights", {}, asBytes(data));
@@ -111,6 +136,8 @@ export const digitlab = {
   plan: (options = {}) => callWorker("plan", options),
   budget: () => memoryBudget(),
   shareUrl: () => shareUrl(page.shareConfig()),
+  // Charts in the dark or light theme (the page follows the system's colour scheme).
+  setTheme: (dark) => callWorker("setTheme", { dark: Boolean(dark) }),
 };
 window.digitlab = digitlab;
 

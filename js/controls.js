@@ -74,10 +74,12 @@ function renderState() {
   renderAccuracy();
   renderPadHint();
   renderWeightsStatus();
+  renderConfusionTable();
 }
 
 function onState() {
   renderState();
+  announceEpoch();
   const model = lab.state?.model;
   const identity = model ? `${model.source}:${JSON.stringify(model.spec)}` : "";
   if (identity !== shown.modelIdentity) {
@@ -182,12 +184,14 @@ function showTrainingProgress(message) {
 
 function onTrainingStarted() {
   shown.progress = null;
+  announced.epoch = lab.state?.run?.completed ?? 0; // a continued run announces its new epochs
   if (linkChoice !== null) closeLinkChoice(); // training answers it: the trained model is in use
   renderState();
 }
 
 function onTrainingEnded() {
   renderState();
+  announceRunEnd();
   if (python.lang !== language()) tellPythonTheLanguage(); // switched while training
   // The model in use may have changed while training (a first model, edits in the builder),
   // and refreshModel waits for "ready": ask again whether the selection is the model in use.
@@ -467,6 +471,7 @@ function wireControls() {
   $("link-choice").addEventListener("keydown", (event) => {
     if (event.key === "Escape") keepSavedModel(); // leaving the question keeps what is there
   });
+  wireAccessibleInputs();
 }
 
 // The training form's inputs, by config field: their limits and starting values are the schema's.
@@ -492,6 +497,7 @@ export function setupControls() {
     phase: renderState });
   Object.assign(page, {
     padSnapshot: () => pad.snapshot(),
+    showOnPad: (alpha, width, height) => pad.showImage(alpha, width, height),
     shareConfig,
     weightsLoaded: () => {}, // the state message that came before the reply has shown it
     trainingStarted: onTrainingStarted,
@@ -507,4 +513,137 @@ export function setupControls() {
   wireControls();
   setControlsEnabled(false);
   renderPadHint();
+}
+
+// ---------------------------------------------------------------- everyone can use it
+
+// The polite live region: the end of each epoch and of the run, from the state (never each
+// batch: the progress text changes with every batch and is not live).
+const announced = { epoch: 0 };
+
+// The key and parameters stay on the element (data-i18n), so a language switch words the
+// last announcement again instead of leaving it in the other language.
+function announce(key, params) {
+  const element = $("announcer");
+  element.dataset.i18n = key;
+  element.dataset.i18nParams = JSON.stringify(params);
+  showString(element, key, params);
+}
+
+function announceEpoch() {
+  const run = lab.state?.run;
+  if (state.phase !== "training" || !run || run.completed <= announced.epoch || run.acc === null) return;
+  announced.epoch = run.completed;
+  const params = { epoch: formatNumber(run.completed), epochs: formatNumber(run.epochs),
+    loss: formatNumber(run.loss, { maximumFractionDigits: 3 }), acc: percent(run.acc) };
+  if (run.valAcc === null) announce("announce.epochNoValidation", params);
+  else announce("announce.epoch", { ...params, val: percent(run.valAcc) });
+}
+
+function announceRunEnd() {
+  const run = lab.state?.run;
+  if (!run) return;
+  if (run.finished) {
+    announce("announce.finished", { epochs: formatNumber(run.epochs), acc: run.acc === null ? "–" : percent(run.acc) });
+  } else {
+    announce("announce.stopped", { epoch: formatNumber(run.epoch), epochs: formatNumber(run.epochs) });
+  }
+}
+
+// The confusion matrix as a real table, on demand (the canvas's alt text has it as a list):
+// built with DOM methods from the state's numbers, in the page's language.
+function renderConfusionTable() {
+  const evaluation = lab.state?.evaluation;
+  const toggle = $("confusion-table-toggle");
+  const box = $("confusion-table");
+  toggle.hidden = !evaluation?.confusion;
+  const open = Boolean(evaluation?.confusion) && toggle.getAttribute("aria-expanded") === "true";
+  toggle.dataset.i18n = open ? "evaluate.tableHide" : "evaluate.tableShow";
+  toggle.textContent = t(toggle.dataset.i18n);
+  box.hidden = !open;
+  if (!open) {
+    box.replaceChildren();
+    return;
+  }
+  const cell = (tag, text, scope) => {
+    const element = document.createElement(tag);
+    element.textContent = text;
+    if (scope) element.scope = scope;
+    return element;
+  };
+  const table = document.createElement("table");
+  table.append(cell("caption", t("evaluate.tableCaption")));
+  const head = document.createElement("tr");
+  head.append(cell("th", t("evaluate.tableCorner"), "col"));
+  for (let digit = 0; digit < 10; digit++) head.append(cell("th", String(digit), "col"));
+  head.append(cell("th", t("evaluate.tableCorrect"), "col"));
+  const thead = document.createElement("thead");
+  thead.append(head);
+  const tbody = document.createElement("tbody");
+  evaluation.confusion.forEach((row, digit) => {
+    const line = document.createElement("tr");
+    line.append(cell("th", String(digit), "row"));
+    row.forEach((count, predicted) => {
+      const td = cell("td", formatNumber(count));
+      if (predicted === digit) td.className = "diagonal";
+      line.append(td);
+    });
+    line.append(cell("td", `${percent(evaluation.perClass[digit])}%`));
+    tbody.append(line);
+  });
+  table.append(thead, tbody);
+  box.replaceChildren(table);
+}
+
+// What the upload and the test-digit inputs say, in the page's language (kept across a
+// switch by data-i18n and data-i18n-params, like the Load control's status).
+function showPadInputState(key, params) {
+  const status = $("upload-status");
+  status.dataset.i18n = key;
+  status.dataset.i18nParams = JSON.stringify(params);
+  showString(status, key, params);
+}
+
+async function pickTestDigit() {
+  const index = Number($("pick-index").value);
+  try {
+    const { label } = await digitlab.pickTestDigit(index);
+    showPadInputState("try.picked", { index: formatNumber(index), label: String(label) });
+  } catch {
+    // the banner says why (an index out of range, no model yet)
+  }
+}
+
+// The charts follow the system's colour scheme, also when it changes while the page is open.
+function followColourScheme() {
+  const query = matchMedia("(prefers-color-scheme: dark)");
+  query.addEventListener("change", () => {
+    if (state.phase === "booting" || state.phase === "error") return; // the boot reads it
+    quietly(digitlab.setTheme(query.matches));
+  });
+}
+
+function wireAccessibleInputs() {
+  $("upload-digit").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    event.target.value = ""; // the same file may be chosen again
+    if (!file) return;
+    showPadInputState("try.uploading", { name: file.name });
+    try {
+      await digitlab.uploadDigit(await file.arrayBuffer());
+      showPadInputState("try.uploaded", { name: file.name });
+    } catch {
+      showPadInputState("try.uploadRefused", { name: file.name }); // the banner says why
+    }
+  });
+  $("pick-digit").addEventListener("click", () => quietly(pickTestDigit()));
+  $("pick-index").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") quietly(pickTestDigit());
+  });
+  $("confusion-table-toggle").addEventListener("click", () => {
+    const toggle = $("confusion-table-toggle");
+    toggle.setAttribute("aria-expanded", String(toggle.getAttribute("aria-expanded") !== "true"));
+    renderConfusionTable();
+  });
+  followColourScheme();
 }

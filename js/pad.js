@@ -74,8 +74,25 @@ export function setupPad(canvas, clearButton, onStroke) {
   }
   clearButton.addEventListener("click", clear);
 
+  // An image takes the pad's place as its ink (an uploaded photo, a test digit): alpha bytes,
+  // row-major, `width` x `height`, scaled smoothly onto the pad. The pad then is that image:
+  // predicting it, drawing on it and clearing it work as for a drawing.
+  function showImage(alpha, width, height) {
+    const pixels = new Uint8ClampedArray(width * height * 4);
+    for (let i = 0; i < alpha.length; i++) pixels[4 * i + 3] = alpha[i]; // black ink, this alpha
+    const image = new OffscreenCanvas(width, height);
+    image.getContext("2d").putImageData(new ImageData(pixels, width, height), 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = "high";
+    ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
+    hasInk = alpha.some((value) => value > 0);
+    onStroke();
+  }
+
   return {
     clear,
+    showImage,
     hasInk: () => hasInk,
     // The ink as alpha bytes, row-major, with the pad's size.
     snapshot() {

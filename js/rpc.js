@@ -211,8 +211,8 @@ function setAltText(message) {
 
 // ---------------------------------------------------------------- calls into Python
 
-// A language switch only paints, so it may reach Python while a model trains.
-const CALLS_WHILE_TRAINING = new Set(["setLanguage"]);
+// A language or colour-scheme switch only paints, so it may reach Python while a model trains.
+const CALLS_WHILE_TRAINING = new Set(["setLanguage", "setTheme"]);
 
 /** Call `App.call_<method>` in the worker; rejects at once while training or not booted. */
 export function callWorker(method, args, bytes) {

@@ -154,6 +154,7 @@ ERRORS: dict[str, dict[str, Any]] = {
     "DIVERGED": {"reasons": ["diverged", "restored_start", "restored_epoch",
                              "restored_batch"]},
     "NO_MODEL": {"reasons": ["no_model"]},
+    "BAD_IMAGE": {"reasons": ["empty", "too_large", "too_many_pixels", "unreadable", "blank"]},
     "RUNTIME": {"reasons": ["not_ready", "exception", "download", "http"]},
     "INTERNAL": {"reasons": ["unknown_method", "exception"]},
     "BUSY": {"reasons": ["training"]},

@@ -31,6 +31,10 @@ class CanvasSet:
         self.contexts: dict[str, Any] = {}
         self.theme = charts.DARK if dark else charts.LIGHT
 
+    def set_theme(self, dark: bool) -> None:
+        """Draw in the dark or light theme from now on (painters read `theme` as they paint)."""
+        self.theme = charts.DARK if dark else charts.LIGHT
+
     def size(self, name: str) -> tuple[int, int]:
         canvas = self.canvases[name]
         return int(canvas.width), int(canvas.height)

@@ -33,6 +33,7 @@ import numpy as np
 
 from digitlab import backend
 from digitlab.backend import wasm
+from digitlab.data import photo
 from digitlab.data.mnist import NUM_TEST, MnistData
 from digitlab.data.preprocess import mnist_preprocess
 from digitlab.errors import ConfigError, DigitLabError, error
@@ -52,7 +53,7 @@ CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing 
 # memory, for the leak tests; the state; and a language switch, which only draws the canvases
 # again (so the live charts change language at once). Anything else would see, or change, a
 # model mid-batch.
-CALLS_WHILE_TRAINING = frozenset({"memory", "simdInfo", "state", "setLanguage"})
+CALLS_WHILE_TRAINING = frozenset({"memory", "simdInfo", "state", "setLanguage", "setTheme"})
 # What a run remembers of the config that started it; a continue call may leave them out.
 RUN_SETTINGS = ("trainSize", "validationSize", "batchSize", "seed", "learningRate",
                 "learningRateDecay", "optimizer")
@@ -270,7 +271,10 @@ class Controller:
                      "source": self.source, "trained": not self.untrained,
                      "spec": self.model.spec(), "summary": self.model.summary()}
         evaluation = None if self.evaluation is None else {
-            "accuracy": self.evaluation["accuracy"], "size": self.evaluation["size"]}
+            "accuracy": self.evaluation["accuracy"], "size": self.evaluation["size"],
+            # For the confusion matrix's table and the per-digit text: words, not pixels.
+            "perClass": self.evaluation["perClass"], "counts": self.evaluation["counts"],
+            "confusion": self.evaluation["confusion"]}
         return {"phase": "training" if self.training else "ready", "model": model,
                 "run": self.run_state(), "evaluation": evaluation}
 
@@ -600,6 +604,26 @@ class Controller:
         self.draw_pad_views()
         return {"layers": [layer.name for layer in self.model.layers
                            if layer.type_name == "Conv2D"]}
+
+    def call_uploadDigit(self, args: dict, payload: Any) -> Outgoing:
+        """An image file of a digit (PNG, JPEG, anything Pillow reads) -> its ink fitted into a
+        `width` x `height` pad, as alpha bytes (BAD_IMAGE when unreadable, huge or blank). The
+        page draws them on the pad as its ink, then predicts the pad as for a drawing, so the
+        probabilities, filters and feature maps all describe the upload."""
+        width, height = args.get("width", photo.WORK_SIDE), args.get("height", photo.WORK_SIDE)
+        for field, value in (("width", width), ("height", height)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
+                raise ConfigError("range", field=field, value=value, limits=[1, 4096])
+        return Outgoing(photo.pad_ink(payload or b"", width, height).tobytes())
+
+    def call_setTheme(self, args: dict, payload: Any) -> list[str]:
+        """Draw every canvas again in the dark or light chart theme (the reader's system
+        switched colour scheme)."""
+        dark = args.get("dark")
+        if not isinstance(dark, bool):
+            raise ConfigError("boolean", field="dark", value=dark)
+        self.canvases.set_theme(dark)
+        return self.redraw()
 
     # ------------------------------------------------------------ model files
 

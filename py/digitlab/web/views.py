@@ -99,12 +99,14 @@ def example_layout(count: int) -> draw.GridLayout:
 
 
 def draw_examples(canvases: Any, data: Any, lang: str) -> None:
-    """The example panel (its caption is the page's own text: no alt text from here)."""
+    """The example panel; its alt text lists the labels in reading order (the caption above
+    it is the page's own text)."""
     indices, labels = data.examples()
     images, captions = data.images[indices], [str(int(v)) for v in labels]
 
-    def paint(canvases: Any, lang: str) -> None:
+    def paint(canvases: Any, lang: str) -> str:
         canvases.digit_grid("examples", images, captions, cols=EXAMPLE_COLS, scale=GRID_SCALE)
+        return text(lang, "canvas.examples_alt", count=len(captions), labels=", ".join(captions))
 
     _show(canvases, "examples", lang, paint)
 
@@ -198,10 +200,11 @@ def _two_panels(canvases: Any, name: str, top: Callable, bottom: Callable) -> No
 
 
 def draw_training(canvases: Any, history: dict, lang: str) -> None:
-    """The batch and epoch charts of `history` (a run's, which grows while it trains)."""
-    theme = canvases.theme
+    """The batch and epoch charts of `history` (a run's, which grows while it trains). Each
+    painter reads the theme as it paints, so a switch of colour scheme redraws in the new one."""
 
     def paint_batches(canvases: Any, lang: str) -> str:
+        theme = canvases.theme
         batches = history["batches"]
         xs = np.arange(1, len(batches) + 1)
         losses = np.array([b["loss"] for b in batches], dtype=np.float64)
@@ -223,6 +226,7 @@ def draw_training(canvases: Any, history: dict, lang: str) -> None:
         return batch_alt(history, lang)
 
     def paint_epochs(canvases: Any, lang: str) -> str:
+        theme = canvases.theme
         epochs = np.arange(1, len(history["loss"]) + 1)
 
         def series(train_key: str, val_key: str) -> list[charts.Series]:
@@ -257,20 +261,21 @@ def draw_evaluation(canvases: Any, images: np.ndarray, labels: np.ndarray, evalu
                     lang: str) -> None:
     """Per-digit accuracy, the confusion matrix, the digits it got wrong and the first
     predictions. What is kept for a redraw is only what is drawn (up to 40 + 10 images)."""
-    theme = canvases.theme
     per_class, counts = evaluation["perClass"], evaluation["counts"]
     confusion = evaluation["confusion"]
 
     def paint_per_class(canvases: Any, lang: str) -> str:
         ctx = canvases.ctx("per-class", 480, 240)
         charts.bar_chart(ctx, 480, 240, [str(d) for d in range(10)], per_class,
-                         text(lang, "canvas.per_class_title"), theme, value_format=".1%")
+                         text(lang, "canvas.per_class_title"), canvases.theme,
+                         value_format=".1%")
         return text(lang, "canvas.per_class_alt", items=", ".join(
             f"{d}: {v:.1%} ({c})" for d, (v, c) in enumerate(zip(per_class, counts, strict=True))))
 
     def paint_confusion(canvases: Any, lang: str) -> str:
         ctx = canvases.ctx("confusion", 420, 420)
-        charts.confusion_chart(ctx, 420, 420, confusion, theme, text(lang, "canvas.true_label"),
+        charts.confusion_chart(ctx, 420, 420, confusion, canvases.theme,
+                               text(lang, "canvas.true_label"),
                                text(lang, "canvas.predicted_label"),
                                text(lang, "canvas.confusion_title"))
         return text(lang, "canvas.confusion_alt", rows="; ".join(
@@ -374,8 +379,10 @@ def draw_pad_probabilities(canvases: Any, probabilities: list[float] | None, lan
         ctx = canvases.ctx("pad-probs", 360, 220)
         charts.bar_chart(ctx, 360, 220, [str(d) for d in range(10)], values,
                          text(lang, "canvas.probs_title"), canvases.theme, highlight_index=best)
+        top3 = np.argsort(-np.asarray(values), kind="stable")[:3]
         return text(lang, "canvas.probs_alt", items=", ".join(
-            f"{d}: {v:.0%}" for d, v in enumerate(values)))
+            f"{d}: {v:.0%}" for d, v in enumerate(values))) + " " + text(
+            lang, "canvas.probs_top_alt", top=", ".join(f"{d} ({values[d]:.0%})" for d in top3))
 
     _show(canvases, "pad-probs", lang, paint)
 
@@ -385,15 +392,15 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray | None, lan
     """The first conv layer's filters, and each conv layer's feature maps for `image`: test
     image `shown`, or the drawing when `shown` is None. Without an image, words saying how to
     choose one (the maps never silently show some other image)."""
-    theme = canvases.theme
-    background = draw.parse_color(theme.background)
     kernels = model.first_conv_kernels()
     if kernels is not None:
-        filters = draw.filters_grid(kernels, cols=kernels.shape[-1], scale=6,
-                                    background=background)
+        kernels = kernels.copy()  # what is kept for a redraw, not the live weights
         size = f"{kernels.shape[0]} × {kernels.shape[1]}"
 
         def paint_filters(canvases: Any, lang: str) -> str:
+            theme = canvases.theme  # as it paints: a colour-scheme switch redraws in the new one
+            filters = draw.filters_grid(kernels, cols=kernels.shape[-1], scale=6,
+                                        background=draw.parse_color(theme.background))
             width, height = max(filters.shape[1], 200), filters.shape[0] + 24
             ctx = canvases.ctx("filters", width, height)
             charts.clear(ctx, width, height, theme)
@@ -409,10 +416,13 @@ def draw_network_inside(canvases: Any, model: Any, image: np.ndarray | None, lan
     conv_maps = [m for m in model.feature_maps(image) if m["type"].lower().startswith("conv")]
     names = [m["name"] for m in conv_maps]
     shapes = [m["output"].shape for m in conv_maps]
-    panels = [draw.feature_maps_grid(m["output"], cols=8, scale=2, background=background)
-              for m in conv_maps]
+    outputs = [m["output"] for m in conv_maps]
 
     def paint_maps(canvases: Any, lang: str) -> str:
+        theme = canvases.theme
+        background = draw.parse_color(theme.background)
+        panels = [draw.feature_maps_grid(output, cols=8, scale=2, background=background)
+                  for output in outputs]
         width = max([p.shape[1] for p in panels] + [200])
         height = sum(p.shape[0] + 22 for p in panels) or 22
         ctx = canvases.ctx("feature-maps", width, height)
