@@ -79,7 +79,7 @@ def test_every_original_cell_runs_and_draws_on_its_steps_canvases(ran) -> None:
     for name in drawn:
         assert canvases.canvases[name].context.calls > 0, name
     assert canvases.pixels  # the digit grid's pixels went through put_pixels
-    assert drawn["examples"].startswith("20 digits, each with its label under it: 7, 2, 1, 0")
+    assert drawn["examples"].startswith("The labels of the 20 digits, row by row: 7, 2, 1, 0")
     assert drawn["chart-epoch"].startswith("Epoch 1: loss ")
     assert drawn["chart-batch"].startswith("Batch 11: loss ")  # 5500 images / 512
 
@@ -251,8 +251,8 @@ def test_drawings_go_through_the_pages_views_and_follow_a_language_switch(mnist)
     session = Session(mnist, canvases, "en",
                       present=lambda name, paint: views._show(canvases, name, lang["now"], paint))
     assert session.run("data", original("data"))["ok"]
-    assert posted[-1]["id"] == "examples-alt" and posted[-1]["text"].startswith("20 digits")
+    assert posted[-1]["id"] == "examples-alt" and posted[-1]["text"].startswith("The labels of the 20 digits")
     lang["now"] = "zh-CN"
     session.set_language("zh-CN")
     assert "examples" in views.redraw(canvases, "zh-CN")
-    assert posted[-1]["text"].startswith("20 个数字")
+    assert posted[-1]["text"].startswith("这 20 个数字的标签")

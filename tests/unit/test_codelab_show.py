@@ -52,7 +52,7 @@ def test_each_helper_draws_on_its_steps_canvas(drawn) -> None:
 
 def test_the_text_alternatives_say_what_is_drawn(drawn) -> None:
     show, _ = drawn
-    assert show.alts["examples"] == ("20 digits, each with its label under it: "
+    assert show.alts["examples"] == ("The labels of the 20 digits, row by row: "
                                      + ", ".join(str(v) for v in LABELS) + ".")
     assert show.alts["chart-epoch"] == ("Epoch 2: loss 0.500, accuracy 0.800, validation loss "
                                         "0.700, validation accuracy 0.750.")
@@ -75,7 +75,7 @@ def test_a_language_switch_redraws_in_chinese(drawn) -> None:
     before = canvases.canvas("confusion").rgba().copy()
     assert show.redraw("zh-CN") == list(show.alts)
     assert show.alts["chart-batch"] == "第 10 批：损失 0.200，准确率 0.900。"
-    assert show.alts["examples"].startswith("20 个数字")
+    assert show.alts["examples"].startswith("这 20 个数字的标签")
     assert not np.array_equal(before, canvases.canvas("confusion").rgba())  # other words
 
 
