@@ -1,7 +1,7 @@
 """The passes tuned for native BLAS (numpy_ops.BLAS_PASSES, the "matmul" backend under CPython)
-against the reference passes they replace: the same columns and ReLU gradients bit for bit; the
-convolution's input gradient and the bias sums up to rounding, as their sums run in another
-order."""
+against the reference passes they replace: the same columns, maxima, biased activations and ReLU
+gradients bit for bit; the convolution's input gradient and the bias sums up to rounding, as
+their sums run in another order."""
 
 from __future__ import annotations
 
@@ -108,3 +108,29 @@ def test_without_a_fused_input_gradient_the_product_and_col2im_run():
         registry.set_backend(previous)
     numpy_ops.numpy_col2im_add(d @ kernel.T, want, (2, 2), (1, 1))
     assert calls == [(18, 12)] and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape", [(3, 24, 24, 8), (2, 7, 9, 4), (1, 9, 9, 3)])
+@pytest.mark.parametrize("pool", [(2, 2), (3, 3), (2, 3), (1, 2)])
+def test_pool_forward_gives_the_reference_maxima(shape, pool):
+    x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
+    x[0, :2, :2] = 0.5  # a window of ties
+    assert np.array_equal(numpy_ops.blas_pool_forward(x, *pool),
+                          numpy_ops.numpy_pool_forward(x, *pool))
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 5, 8), (7, 10), (3, 2, 2, 1)])
+@pytest.mark.parametrize("relu", [True, False])
+def test_bias_act_gives_the_reference_values(shape, relu):
+    rng = np.random.default_rng(6)
+    y = rng.standard_normal(shape).astype(np.float32)
+    bias = rng.standard_normal(shape[-1]).astype(np.float32)
+    want = y.copy()
+    numpy_ops.numpy_bias_act(want, bias, relu)
+    numpy_ops.blas_bias_act(y, bias, relu)
+    assert np.array_equal(y, want)
+    wide = rng.standard_normal((3, 4, 10)).astype(np.float32)[..., ::2]  # not contiguous
+    want = wide.copy()
+    numpy_ops.numpy_bias_act(want, bias[:1].repeat(5), relu)
+    numpy_ops.blas_bias_act(wide, bias[:1].repeat(5), relu)
+    assert np.array_equal(wide, want)
