@@ -3,7 +3,9 @@ max pooling, bias + ReLU and their gradients) and the GEMM itself.
 
 These are the reference everywhere. The SIMD backend (backend/wasm) swaps
 in kernels for the float32 cases it handles and calls back here for the rest; the layers never
-know which ran. Arrays are NHWC; "2-D" below means [rows, channels] views of them.
+know which ran. Under CPython (native BLAS) the "matmul" backend uses BLAS_PASSES instead: the
+same passes rearranged for NumPy with OpenBLAS, checked against these. Arrays are NHWC; "2-D"
+below means [rows, channels] views of them.
 """
 
 from __future__ import annotations
@@ -186,7 +188,7 @@ def blas_conv_input_grad(d: np.ndarray, w: np.ndarray, dxp: np.ndarray,
 
 def blas_pool_forward(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
     """numpy_pool_forward taking the maximum of the window's rows first: a tile row of
-    wo*pw*C floats is one contiguous run, so only the last pw-1 maxima run C floats at a time
+    Wo*pw*C floats is one contiguous run, so only the last pw-1 maxima run C floats at a time
     (measured ~1.5x faster). A maximum is exact, so the order gives the same values."""
     n, h, w, c = x.shape
     oh, ow = h // ph, w // pw
