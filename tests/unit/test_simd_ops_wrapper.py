@@ -242,7 +242,7 @@ def test_layers_train_the_same_through_the_kernels(kernels, kernel):  # noqa: F8
     finally:
         registry.set_backend(previous)
     np.testing.assert_allclose(predicted, want_predicted, rtol=1e-5, atol=1e-5)
-    assert registry._ops == ops.PASSES  # switching back restores the NumPy passes
+    assert registry._ops == ops.BLAS_PASSES  # switching back restores the native NumPy passes
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-4, atol=1e-5)
     for mine, theirs in zip(got[2], want[2], strict=True):

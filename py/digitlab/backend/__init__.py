@@ -7,6 +7,7 @@ from digitlab.backend.registry import (
     bias_act,
     col2im_add,
     conv_forward,
+    conv_input_grad,
     gemm,
     get_backend,
     grad_bias,
@@ -17,6 +18,6 @@ from digitlab.backend.registry import (
     set_backend,
 )
 
-__all__ = ["backends", "bias_act", "col2im_add", "conv_forward", "gemm", "get_backend",
-           "grad_bias", "im2col", "pool_backward", "pool_forward", "register_backend",
-           "set_backend"]
+__all__ = ["backends", "bias_act", "col2im_add", "conv_forward", "conv_input_grad", "gemm",
+           "get_backend", "grad_bias", "im2col", "pool_backward", "pool_forward",
+           "register_backend", "set_backend"]

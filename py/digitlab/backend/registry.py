@@ -18,12 +18,12 @@ Backend = Callable[[np.ndarray, np.ndarray, bool, bool, "np.ndarray | None"], np
 
 
 _BACKENDS: dict[str, tuple[Backend, dict | None]] = {
-    "matmul": (numpy_ops.matmul_views, None),
+    # Native BLAS: transposed views as they are, and the passes shaped for cheap products.
+    "matmul": (numpy_ops.matmul_views, numpy_ops.BLAS_PASSES),
     "matmul-contiguous": (numpy_ops.matmul_contiguous, None),
 }
 DEFAULT_BACKEND = "matmul-contiguous" if sys.platform == "emscripten" else "matmul"
-_active: list = [DEFAULT_BACKEND, numpy_ops.matmul_contiguous if sys.platform == "emscripten"
-                 else numpy_ops.matmul_views]
+_active: list = [DEFAULT_BACKEND, _BACKENDS[DEFAULT_BACKEND][0]]
 
 
 def register_backend(name: str, fn: Backend, op_table: dict | None = None) -> None:
@@ -62,7 +62,7 @@ def gemm(
 
 # ---------------------------------------------------------------- the layers' other passes
 
-_ops: dict[str, Callable] = dict(numpy_ops.PASSES)
+_ops: dict[str, Callable] = dict(_BACKENDS[DEFAULT_BACKEND][1] or numpy_ops.PASSES)
 
 
 def _use_ops(table: dict[str, Callable] | None) -> None:
@@ -87,6 +87,18 @@ def im2col(xp: np.ndarray, kernel_size: tuple[int, int],
 def col2im_add(dcols: np.ndarray, dxp: np.ndarray, kernel_size: tuple[int, int],
                strides: tuple[int, int]) -> None:
     _ops["col2im_add"](dcols, dxp, kernel_size, strides)
+
+
+def conv_input_grad(d: np.ndarray, w: np.ndarray, dxp: np.ndarray,
+                    kernel_size: tuple[int, int], strides: tuple[int, int]) -> None:
+    """dxp [n,Hp,Wp,C] += the input gradient of a convolution whose output gradient is
+    d [n*Ho*Wo, F] and kernel w [kh*kw*C, F]: col2im_add(gemm(d, w.T)), unless the backend
+    has one pass for both (an optional entry: a backend without it keeps these two calls)."""
+    fused = _ops.get("conv_input_grad")
+    if fused is None:
+        col2im_add(gemm(d, w, trans_b=True), dxp, kernel_size, strides)
+    else:
+        fused(d, w, dxp, kernel_size, strides)
 
 
 def pool_forward(x: np.ndarray, ph: int, pw: int) -> np.ndarray:

@@ -263,8 +263,8 @@ class Conv2D(Layer):
             d = dout[start : start + chunk].reshape(-1, f)
             dw += weight_grad(cols, d)
             if dxp is not None:
-                backend.col2im_add(backend.gemm(d, w, trans_b=True), dxp[start : start + chunk],
-                               self.kernel_size, self.strides)
+                backend.conv_input_grad(d, w, dxp[start : start + chunk], self.kernel_size,
+                                        self.strides)
         self.grads = {"kernel": dw.reshape(self.params["kernel"].shape), "bias": dbias}
         self._cols = None  # free the big buffer early
         if dxp is None:
