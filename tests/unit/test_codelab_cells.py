@@ -251,7 +251,8 @@ def test_drawings_go_through_the_pages_views_and_follow_a_language_switch(mnist)
     session = Session(mnist, canvases, "en",
                       present=lambda name, paint: views._show(canvases, name, lang["now"], paint))
     assert session.run("data", original("data"))["ok"]
-    assert posted[-1]["id"] == "examples-alt" and posted[-1]["text"].startswith("The labels of the 20 digits")
+    assert posted[-1]["id"] == "examples-alt"
+    assert posted[-1]["text"].startswith("The labels of the 20 digits")
     lang["now"] = "zh-CN"
     session.set_language("zh-CN")
     assert "examples" in views.redraw(canvases, "zh-CN")
