@@ -48,6 +48,11 @@ function takeover() {
   });
 }
 
+// A registration that never settles must not keep the page from booting.
+function orGiveUp(promise) {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve(null), TAKEOVER_WAIT_MS))]);
+}
+
 function offer(waiting) {
   const banner = $("update-ready");
   if (!banner) return;
@@ -91,7 +96,7 @@ export async function setupOffline() {
     return result;
   });
   if (!mayReload) return false;
-  const result = await registering;
+  const result = await orGiveUp(registering);
   if (!result) return false;
   // Active but not in control (a hard reload bypasses the worker): a plain reload is.
   if (result.active && !sw.controller) {
