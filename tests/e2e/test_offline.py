@@ -13,7 +13,7 @@ from tests.e2e.test_subpath import ISOLATED, boot, count_loads, train_one_epoch
 
 
 def test_offline_reload_under_build_serve(browser: Browser, server_url: str) -> None:
-    context, page, log = open_page(browser)
+    context, page, log = open_page(browser, service_workers="allow")
     page.set_default_timeout(READY_TIMEOUT_MS)
     loads = count_loads(page)
     try:
@@ -23,6 +23,13 @@ def test_offline_reload_under_build_serve(browser: Browser, server_url: str) -> 
         page.wait_for_function("() => document.documentElement.dataset.offline === 'ready'")
         assert page.evaluate("navigator.serviceWorker.controller !== null")
         assert len(loads) == 1, f"an isolated first load reloaded: {loads}"
+        # Chromium would offer to install it: the manifest, its icons and the worker pass
+        # (a Playwright context is an incognito one, which Chromium never installs from).
+        cdp = context.new_cdp_session(page)
+        errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        assert [error["errorId"] for error in errors] in ([], ["in-incognito"]), errors
+        manifest = cdp.send("Page.getAppManifest")
+        assert manifest["url"] == server_url + "manifest.webmanifest" and not manifest["errors"]
 
         context.set_offline(True)
         page.reload()

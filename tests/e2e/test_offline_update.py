@@ -39,18 +39,20 @@ def test_a_new_build_waits_for_reload_then_serves_only_its_files(
     new = build_site(tree, tmp_path / "v2")
     assert worker_file(old) != worker_file(new) and version(old) != version(new)
     only_old = set(precached(old)) - set(precached(new))  # names the new build lacks
+    changed = {path for path, sha in precached(new).items() if precached(old).get(path) != sha}
 
     site = StaticSite(old, prefix="/digitlab/")
-    context, page, log = open_page(browser)
+    context, page, log = open_page(browser, service_workers="allow")
     page.set_default_timeout(READY_TIMEOUT_MS)
     page_requests: list[str] = []  # the page's and its worker's (the service worker's apart)
     page.on("request", lambda request: page_requests.append(request.url))
     try:
         page.goto(site.url)
         page.wait_for_function("() => crossOriginIsolated && navigator.serviceWorker.controller"
-                               " && window.digitlab.ready")
+                               " && document.documentElement.dataset.offline === 'ready'")
 
         site.root = new  # the deploy
+        served = len(site.paths)
         before = len(page_requests)
         page.reload()  # answered by the old build; the browser finds the new sw.js
         banner = page.get_by_test_id("update-ready")
@@ -59,6 +61,10 @@ def test_a_new_build_waits_for_reload_then_serves_only_its_files(
         page.get_by_test_id("lang").select_option("zh-CN")
         assert text("zh-CN", "update.ready") in banner.inner_text()
         assert page.get_by_test_id("update-reload").inner_text() == text("zh-CN", "update.reload")
+        # The new build installed beside the old one, reusing its copies of unchanged files.
+        fetched = {path.split("?")[0].removeprefix("/digitlab/") for path in site.paths[served:]}
+        assert fetched - {"sw.js"} <= changed, sorted(fetched - changed)
+        assert worker_file(new) in fetched and "index.html" in fetched
         reloaded = page_requests[before:]
         assert any(worker_file(old) in url for url in reloaded), "the old build's page changed"
         assert not any(worker_file(new) in url for url in reloaded), "a new file in the old page"

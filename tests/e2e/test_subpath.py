@@ -38,7 +38,7 @@ def train_one_epoch(page: Page) -> None:
 
 def test_pages_rehearsal_under_a_sub_path(browser: Browser) -> None:
     site = StaticSite(ROOT / "site", prefix="/digitlab/")
-    context, page, log = open_page(browser)
+    context, page, log = open_page(browser, service_workers="allow")
     page.set_default_timeout(READY_TIMEOUT_MS)
     loads = count_loads(page)
     try:
