@@ -102,11 +102,17 @@ async function keep(path, response) {
   await (await caches.open(CACHE)).put(keyOf(path), forCache(path, body, response.headers));
 }
 
-async function respond(event, path) {
-  if (path !== null) {
-    const cached = await (await caches.open(CACHE)).match(keyOf(path));
-    if (cached) return withHeaders(cached);
+async function cached(path) {
+  try {
+    return await (await caches.open(CACHE)).match(keyOf(path));
+  } catch {
+    return undefined; // storage refused (quota, a private window): the network still answers
   }
+}
+
+async function respond(event, path) {
+  const copy = path === null ? undefined : await cached(path);
+  if (copy) return withHeaders(copy);
   const response = await fetch(event.request);
   if (path !== null && response.status === 200 && response.type === "basic") {
     event.waitUntil(keep(path, response.clone()).catch(() => {}));
