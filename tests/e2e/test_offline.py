@@ -4,6 +4,10 @@ trains. And where no service worker may register, the page boots as before, quie
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 from playwright.sync_api import Browser
 
 from tests.e2e.conftest import READY_TIMEOUT_MS, ROOT, open_page
@@ -63,6 +67,34 @@ def test_without_a_service_worker_the_page_boots_quietly(browser: Browser) -> No
         assert not [m for m in ours if m.startswith(("error", "warning"))], messages
         assert page.errors == []
         assert not log.foreign()
+    finally:
+        context.close()
+        site.stop()
+
+
+def test_a_worker_that_cannot_isolate_reloads_once_and_never_loops(
+        browser: Browser, tmp_path: Path) -> None:
+    """Whatever keeps the page from isolation (here: a worker that adds no headers), the first
+    visit reloads at most once, and a controlled page never reloads itself."""
+    site_dir = tmp_path / "site"
+    shutil.copytree(ROOT / "site", site_dir)
+    worker = site_dir / "sw.js"
+    worker.write_text(re.sub(r"const HEADERS = \{.*?\};", "const HEADERS = {};",
+                             worker.read_text()))
+    site = StaticSite(site_dir, prefix="/digitlab/")
+    context, page, _ = open_page(browser, service_workers="allow")
+    page.set_default_timeout(READY_TIMEOUT_MS)
+    loads = count_loads(page)
+    try:
+        page.goto(site.url)
+        boot(page)
+        assert page.evaluate("crossOriginIsolated") is False
+        assert page.evaluate("navigator.serviceWorker.controller !== null")
+        assert len(loads) == 2, loads
+        page.reload()
+        boot(page)
+        assert len(loads) == 3, loads
+        assert alert_text(page) == "" and page.errors == []
     finally:
         context.close()
         site.stop()

@@ -61,6 +61,8 @@ def test_pages_rehearsal_under_a_sub_path(browser: Browser) -> None:
         assert len(site.paths) == served
 
         requested = [url for url in log.urls if url.startswith("http")]
+        # Only the service worker fetches the maskable icon: its requests are in the log too.
+        assert log.matching("icons/icon-maskable-512.png"), "the worker's requests went unseen"
         assert not log.foreign(), f"requests left 127.0.0.1: {log.foreign()}"
         outside = [url for url in requested if not url.startswith(site.url)]
         assert not outside, f"requests outside the sub-path: {outside}"
