@@ -98,8 +98,9 @@ export async function setupOffline() {
   if (!mayReload) return false;
   const result = await orGiveUp(registering);
   if (!result) return false;
-  // Active but not in control (a hard reload bypasses the worker): a plain reload is.
-  if (result.active && !sw.controller) {
+  // In control already, or active but not in control (a hard reload bypasses the worker):
+  // a plain reload goes through it.
+  if (sw.controller || result.active) {
     reloadOnce();
     return true;
   }
