@@ -19,9 +19,11 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -69,6 +71,7 @@ MIME_TYPES = {
     ".zip": "application/zip",
     ".txt": "text/plain; charset=utf-8",
     ".md": "text/markdown; charset=utf-8",
+    ".webmanifest": "application/manifest+json",
     "": "application/octet-stream",
 }
 # Inputs whose change makes `serve` rebuild.
@@ -283,6 +286,7 @@ def assemble(wheels: list[Path], data_files: dict[str, Path], lock: dict) -> Non
             shutil.copy2(ROOT / name, staging / name)
     write(staging / ".nojekyll", "")
     write(staging / ".build-stamp", inputs_fingerprint())
+    write_offline_files(staging)  # last: the service worker lists every other file's hash
 
     shutil.rmtree(SITE, ignore_errors=True)
     staging.rename(SITE)
@@ -320,6 +324,8 @@ def write_hashed_modules(target: Path, placeholders: dict[str, str],
     """
     sources = {}
     for src in sorted((ROOT / "js").glob("*.js")):
+        if src.name == SERVICE_WORKER:  # built to the site's root under its own name
+            continue
         text = src.read_text()
         for placeholder, value in placeholders.items():
             text = text.replace(placeholder, value)
@@ -342,6 +348,134 @@ def write_hashed_modules(target: Path, placeholders: dict[str, str],
         if not progressed:
             raise BuildError(f"js/: circular imports among {sorted(set(sources) - names.keys())}")
     return names
+
+
+# ---------------------------------------------------------------- offline and installable
+
+SERVICE_WORKER = "sw.js"  # js/sw.js, built to the site's root: a worker's scope is its folder
+THEME_COLOUR = "#2463eb"  # css/style.css's --accent (light scheme)
+BACKGROUND_COLOUR = "#fbfbfd"  # its --bg
+ICONS = [  # (path, size in px, purpose); maskable: the digit inside the central safe circle
+    ("icons/icon-192.png", 192, "any"),
+    ("icons/icon-512.png", 512, "any"),
+    ("icons/icon-maskable-512.png", 512, "maskable"),
+]
+NOT_PRECACHED = {SERVICE_WORKER, ".build-stamp", ".nojekyll"}
+# Added by the service worker to every response it serves (a static host may send none).
+SERVICE_WORKER_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+}
+# A handwritten-looking 7 on MNIST's 28 x 28 grid: strokes as (x, y) polylines, pen radius.
+ICON_STROKES = [[(6.5, 7.5), (12.0, 6.8), (21.0, 6.5), (19.5, 10.0), (15.0, 17.0), (11.5, 23.0)],
+                [(12.5, 15.0), (19.5, 14.6)]]
+ICON_PEN = 1.9
+
+
+def write_offline_files(site: Path) -> None:
+    """The icons, manifest.webmanifest and sw.js (listing every other file) into `site`."""
+    for path, size, purpose in ICONS:
+        write(site / path, icon_png(size, maskable=purpose == "maskable"))
+    write(site / "manifest.webmanifest", json.dumps(web_manifest(), ensure_ascii=False, indent=1))
+    files = precache_manifest(site)
+    text = (ROOT / "js" / SERVICE_WORKER).read_text()
+    for placeholder, value in {
+        '"__VERSION__"': json.dumps(build_version(files)),
+        '"__FILES__": ""': json.dumps(files, indent=0)[1:-1].strip(),
+        '"__HEADERS__": ""': json.dumps(SERVICE_WORKER_HEADERS)[1:-1],
+    }.items():
+        if placeholder not in text:
+            raise BuildError(f"js/{SERVICE_WORKER} lacks its placeholder {placeholder}")
+        text = text.replace(placeholder, value)
+    write(site / SERVICE_WORKER, text)
+
+
+def precache_manifest(site: Path) -> dict[str, str]:
+    """Every file the service worker caches (path relative to the site -> sha256)."""
+    return {path.relative_to(site).as_posix(): sha256_of(path)
+            for path in sorted(site.rglob("*"))
+            if path.is_file() and path.relative_to(site).as_posix() not in NOT_PRECACHED}
+
+
+def build_version(files: dict[str, str]) -> str:
+    """The build's content hash: it names the service worker's cache."""
+    return content_hash(json.dumps(files, sort_keys=True).encode())
+
+
+def web_manifest() -> dict:
+    """What makes the page installable; every URL in it is relative (a sub-path works)."""
+    package = ROOT / "py"
+    sys.path.insert(0, str(package))
+    try:
+        from digitlab import i18n
+    finally:
+        sys.path.pop(0)
+    return {
+        "name": i18n.text("en", "title"),
+        "short_name": i18n.text("en", "title"),
+        "description": i18n.text("en", "tagline"),
+        "lang": "en",
+        "id": "./",
+        "start_url": "./",
+        "scope": "./",
+        "display": "standalone",
+        "background_color": BACKGROUND_COLOUR,
+        "theme_color": THEME_COLOUR,
+        "icons": [{"src": path, "sizes": f"{size}x{size}", "type": "image/png", "purpose": purpose}
+                  for path, size, purpose in ICONS],
+    }
+
+
+def _segment_distance(px: float, py: float, a: tuple, b: tuple) -> float:
+    (ax, ay), (bx, by) = a, b
+    dx, dy = bx - ax, by - ay
+    t = max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)))
+    return ((px - ax - t * dx) ** 2 + (py - ay - t * dy) ** 2) ** 0.5
+
+
+def icon_digit() -> list[list[float]]:
+    """The icon's digit as MNIST draws one: 28 x 28 intensities in [0, 1]."""
+    segments = [(line[i], line[i + 1]) for line in ICON_STROKES for i in range(len(line) - 1)]
+    return [[max(0.0, min(1.0, ICON_PEN + 0.5 - min(
+        _segment_distance(x + 0.5, y + 0.5, a, b) for a, b in segments)))
+        for x in range(28)] for y in range(28)]
+
+
+def icon_png(size: int, maskable: bool = False) -> bytes:
+    """A square icon: the digit's 28 x 28 pixels as blocks, white on the theme colour. A
+    maskable icon keeps the digit within the central 80 % circle any mask leaves visible."""
+    background = bytes.fromhex(THEME_COLOUR[1:])
+    white = (255, 255, 255)
+    grid = size * (0.56 if maskable else 0.8)
+    origin = (size - grid) / 2
+    digit = icon_digit()
+
+    def colour(value: float) -> bytes:
+        return bytes(round(b + (w - b) * value) for b, w in zip(background, white, strict=True))
+
+    def cell(offset: int) -> int | None:
+        index = int((offset + 0.5 - origin) * 28 / grid)
+        return index if 0 <= index < 28 and offset + 0.5 >= origin else None
+
+    columns = [cell(x) for x in range(size)]
+    blank = b"\x00" + background * size
+    rows = {y: b"\x00" + b"".join(background if x is None else colour(digit[y][x])
+                                  for x in columns) for y in range(28)}
+    raw = b"".join(blank if cell(y) is None else rows[cell(y)] for y in range(size))
+    return png_rgb(size, size, raw)
+
+
+def png_rgb(width: int, height: int, raw: bytes) -> bytes:
+    """A PNG from filtered scanlines (each: a 0 filter byte, then RGB bytes)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9))
+            + chunk(b"IEND", b""))
 
 
 def inputs_fingerprint() -> str:

@@ -73,6 +73,11 @@ class RequestLog:
 
 
 def open_page(browser: Browser, viewport: dict | None = None, **context_args):
+    """A new context (empty cache and storage) and page, with its request log. Service workers
+    are blocked unless a test passes service_workers="allow" (test_offline*, test_subpath):
+    page.route must see the page's requests, and each page's background caching of the whole
+    build would only load the machine."""
+    context_args.setdefault("service_workers", "block")
     context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900},
                                   **context_args)
     log = RequestLog()

@@ -13,6 +13,8 @@ STRINGS: dict[str, str] = {
     "language": "Language",
     "retry": "Retry",
     "dismiss": "Dismiss",
+    "update.ready": "A new version of DigitLab is ready.",
+    "update.reload": "Reload",
     "noscript": "DigitLab needs JavaScript and WebAssembly to run Python in your browser.",
     "boot.title": "Starting up",
     "boot.bytes": "{loaded} of {total} MB",

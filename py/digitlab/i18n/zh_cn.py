@@ -11,6 +11,8 @@ STRINGS: dict[str, str] = {
     "language": "语言",
     "retry": "重试",
     "dismiss": "关闭",
+    "update.ready": "DigitLab 的新版本已就绪。",
+    "update.reload": "重新加载",
     "noscript": "DigitLab 需要 JavaScript 和 WebAssembly 才能在浏览器里运行 Python。",
     "boot.title": "正在启动",
     "boot.bytes": "{loaded} / {total} MB",
