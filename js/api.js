@@ -4,7 +4,8 @@
 // ./controls.js fills in, so this module does not depend on the controls.
 import { memoryBudget } from "./budget.js";
 import { t } from "./i18n.js";
-import { callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
+import { runCode, stopCode } from "./coderun.js";
+import { busyError, callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
 import { shareUrl } from "./share.js";
 
 /**
@@ -14,13 +15,14 @@ import { shareUrl } from "./share.js";
 export const page = {
   padSnapshot: () => ({ width: 0, height: 0, alpha: new Uint8Array(0) }),
   shareConfig: () => ({}),
+  cellCodes: () => ({}),
   weightsLoaded: () => {},
   trainingStarted: () => {},
   trainingEnded: () => {},
 };
 
 async function runTraining(config) {
-  if (state.phase === "training") throw codedError("BUSY", t("error.BUSY"));
+  if (state.phase === "training" || state.phase === "running") throw busyError();
   const call = callWorker("train", config);
   state.epoch = 0;
   state.batch = 0;
@@ -85,6 +87,14 @@ export const digitlab = {
   plan: (options = {}) => callWorker("plan", options),
   budget: () => memoryBudget(),
   shareUrl: () => shareUrl(page.shareConfig()),
+  // The code cells: run one ({step, code} -> {ok, stdout, stderr, error}), stop it, and the
+  // code each cell holds now ({step: code}).
+  runCode: (args) => runCode(args),
+  stopCode: () => stopCode(() => {
+    start();
+    return digitlab.ready;
+  }),
+  cells: () => page.cellCodes(),
 };
 window.digitlab = digitlab;
 

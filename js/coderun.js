@@ -1,0 +1,105 @@
+// Running a code cell, and stopping one. The reader's code is synchronous Python in the worker,
+// so while it runs the worker hears no messages: Stop either sets Pyodide's interrupt buffer
+// (a SharedArrayBuffer, only when the page is cross-origin isolated), which raises
+// KeyboardInterrupt in the cell, or ends the worker and boots a fresh one, then loads the
+// weights of the model that was in use, kept from just before the cell ran. The interrupt is
+// tried first; a cell it does not reach in STOP_GRACE_MS (stuck outside Python's eval loop)
+// gets the restart too.
+import { t } from "./i18n.js";
+import { busyError, callWorker, interruptBuffer, setPhase, state } from "./rpc.js";
+
+const STOP_GRACE_MS = 1000;
+let running = null; // {step, snapshot, settle, call} while a cell runs
+
+/** What the page shows of a run, whoever started it (a Run button or a script): ./cells.js
+ *  fills these in. started(step) as it starts, ended(step, result | null, error | null). */
+export const cellHooks = { started: () => {}, ended: () => {} };
+
+/** The step whose cell is running, or null. */
+export function runningStep() {
+  return running?.step ?? null;
+}
+
+// The model in use as a weights file, so a restarted worker can have it back.
+async function snapshot() {
+  const model = state.model;
+  if (!model) return null;
+  try {
+    return { bytes: await callWorker("saveWeights"), source: model.source };
+  } catch {
+    return null;
+  }
+}
+
+/** Run `code` as `step`'s cell: resolves {ok, stdout, stderr, error} (also when the code
+ *  fails); rejects BUSY while training or while another cell runs. */
+export async function runCode({ step, code } = {}) {
+  try {
+    const result = await runCell(step, code);
+    cellHooks.ended(step, result, null);
+    return result;
+  } catch (error) {
+    cellHooks.ended(step, null, error);
+    throw error;
+  }
+}
+
+async function runCell(step, code) {
+  if (state.phase === "training" || state.phase === "running" || state.phase === "evaluating") {
+    throw busyError();
+  }
+  const kept = await snapshot();
+  if (state.phase !== "ready") throw busyError(); // something started while the weights came
+  if (interruptBuffer) Atomics.store(interruptBuffer, 0, 0); // no Stop left over from before
+  const call = callWorker("runCode", { step, code });
+  let settle;
+  const stopped = new Promise((resolve) => { settle = resolve; });
+  // A restart drops the old worker's calls (code RESTARTED); the result then comes from Stop.
+  const answered = call.catch((error) => {
+    if (error.code === "RESTARTED") return new Promise(() => {});
+    throw error;
+  });
+  running = { step, snapshot: kept, settle, call: answered };
+  cellHooks.started(step);
+  setPhase("running");
+  try {
+    return await Promise.race([answered, stopped]);
+  } finally {
+    running = null;
+    if (state.phase === "running") setPhase("ready");
+  }
+}
+
+const delay = (ms) => new Promise((resolve) => { setTimeout(() => resolve(false), ms); });
+
+/**
+ * Stop the running cell. `restart()` boots a fresh worker and resolves once it is ready.
+ * Resolves {stopped, restarted, ms}: ms from the call to the cell's result (and, after a
+ * restart, the weights back in the new worker).
+ */
+export async function stopCode(restart) {
+  const current = running;
+  if (!current) return { stopped: false, restarted: false, ms: 0 };
+  const started = performance.now();
+  if (interruptBuffer) {
+    Atomics.store(interruptBuffer, 0, 2); // SIGINT: Python raises KeyboardInterrupt
+    const done = () => true;
+    if (await Promise.race([current.call.then(done, done), delay(STOP_GRACE_MS)])) {
+      return { stopped: true, restarted: false, ms: performance.now() - started };
+    }
+  }
+  await restart();
+  if (current.snapshot) {
+    try {
+      await callWorker("loadWeights", { source: current.snapshot.source }, new Uint8Array(current.snapshot.bytes));
+    } catch {
+      // The banner says why; the lab works on, without the model.
+    }
+  }
+  const ms = performance.now() - started;
+  current.settle({
+    ok: false, stdout: "", stderr: "", restarted: true, stopMs: ms,
+    error: { type: "KeyboardInterrupt", message: t("cell.restarted"), line: null, hint: null },
+  });
+  return { stopped: true, restarted: true, ms };
+}
