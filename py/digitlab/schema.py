@@ -107,6 +107,7 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
     "index": {"label": "field.index"},
     "pixels": {"label": "field.pixels"},
     "step": {"label": "field.step"},
+    "code": {"label": "field.code"},
     "backend": {"label": "field.backend"},
 }
 
@@ -120,7 +121,7 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
 ERRORS: dict[str, dict[str, Any]] = {
     "BAD_CONFIG": {"reasons": ["not_object", "unknown_field", "type", "range", "positive",
                                "fraction", "total", "choice", "boolean", "model",
-                               "pixels", "pad_size", "continue_setting"]},
+                               "pixels", "pad_size", "continue_setting", "code"]},
     "BAD_MODEL": {"reasons": ["unknown_model", "json", "not_list", "not_object", "unknown_type",
                               "unknown_field", "positive_int", "positive_size", "choice",
                               "rate", "input_shape", "needs_image", "needs_flatten", "shrinks",
@@ -139,7 +140,7 @@ ERRORS: dict[str, dict[str, Any]] = {
     "NO_MODEL": {"reasons": ["no_model"]},
     "RUNTIME": {"reasons": ["not_ready", "exception", "download", "http"]},
     "INTERNAL": {"reasons": ["unknown_method", "exception"]},
-    "BUSY": {"reasons": ["training"]},
+    "BUSY": {"reasons": ["training", "running"]},
     "UNSUPPORTED": {"reasons": []},
 }  # fmt: skip
 
