@@ -4,7 +4,7 @@
 // ./controls.js fills in, so this module does not depend on the controls.
 import { memoryBudget } from "./budget.js";
 import { t } from "./i18n.js";
-import { runCode, stopCode } from "./coderun.js";
+import { restoreWeights, runCode, stopCode } from "./coderun.js";
 import { busyError, callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
 import { shareUrl } from "./share.js";
 
@@ -90,8 +90,12 @@ export const digitlab = {
   // The code cells: run one ({step, code} -> {ok, stdout, stderr, error}), stop it, and the
   // code each cell holds now ({step: code}).
   runCode: (args) => runCode(args),
-  stopCode: () => stopCode(() => {
-    start();
+  // A restart: a fresh worker, ready once it has the weights that were in use back.
+  stopCode: () => stopCode((kept) => {
+    digitlab.ready = startWorker().then(async () => {
+      await restoreWeights(kept);
+      return true;
+    });
     return digitlab.ready;
   }),
   cells: () => page.cellCodes(),

@@ -72,10 +72,21 @@ async function runCell(step, code) {
 
 const delay = (ms) => new Promise((resolve) => { setTimeout(() => resolve(false), ms); });
 
+/** Load the weights kept before the cell ran into a fresh worker (with their source). */
+export async function restoreWeights(kept) {
+  if (!kept) return;
+  try {
+    await callWorker("loadWeights", { source: kept.source }, new Uint8Array(kept.bytes));
+  } catch {
+    // The banner says why; the lab works on, without the model.
+  }
+}
+
 /**
- * Stop the running cell. `restart()` boots a fresh worker and resolves once it is ready.
- * Resolves {stopped, restarted, ms}: ms from the call to the cell's result (and, after a
- * restart, the weights back in the new worker).
+ * Stop the running cell. `restart(kept)` ends the worker at once, boots a fresh one, loads
+ * the kept weights, and resolves when the lab is usable again. The cell's runCode resolves
+ * as soon as it is stopped (restarted: true, when the worker was ended); this resolves
+ * {stopped, restarted, ms} once the lab is usable, ms counted from the call.
  */
 export async function stopCode(restart) {
   const current = running;
@@ -88,18 +99,11 @@ export async function stopCode(restart) {
       return { stopped: true, restarted: false, ms: performance.now() - started };
     }
   }
-  await restart();
-  if (current.snapshot) {
-    try {
-      await callWorker("loadWeights", { source: current.snapshot.source }, new Uint8Array(current.snapshot.bytes));
-    } catch {
-      // The banner says why; the lab works on, without the model.
-    }
-  }
-  const ms = performance.now() - started;
+  const usable = restart(current.snapshot); // the old worker ends here, synchronously
   current.settle({
-    ok: false, stdout: "", stderr: "", restarted: true, stopMs: ms,
+    ok: false, stdout: "", stderr: "", restarted: true,
     error: { type: "KeyboardInterrupt", message: t("cell.restarted"), line: null, hint: null },
   });
-  return { stopped: true, restarted: true, ms };
+  await usable.catch(() => {}); // a failed boot shows in the banner, with Retry
+  return { stopped: true, restarted: true, ms: performance.now() - started };
 }

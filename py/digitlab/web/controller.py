@@ -672,6 +672,10 @@ class Controller:
             return {**result, "ok": False, "error": {
                 "type": problem.code, "message": describe(problem, self.lang, framed=False),
                 "line": None, "hint": None}}
+        except Exception as exception:  # noqa: BLE001 - the reader's get_model failed: say so
+            return {**result, "ok": False, "error": {
+                "type": type(exception).__name__, "message": str(exception), "line": None,
+                "hint": None}}
         self.code_model = model
         self.set_model(model, "code", untrained=True)
         return result
