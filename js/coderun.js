@@ -2,11 +2,12 @@
 // so while it runs the worker hears no messages: Stop either sets Pyodide's interrupt buffer
 // (a SharedArrayBuffer, only when the page is cross-origin isolated), which raises
 // KeyboardInterrupt in the cell, or ends the worker and boots a fresh one, then loads the
-// weights of the model that was in use, kept from just before the cell ran. The interrupt is
-// tried first; a cell it does not reach in STOP_GRACE_MS (stuck outside Python's eval loop)
-// gets the restart too.
+// weights of the model that was in use, kept from just before the cell ran. First, Stop is
+// also sent as a message, which a cell inside a fit hears at its next pause (web/cells.py);
+// a cell that has not ended STOP_GRACE_MS later (`while True: pass` without isolation, or code
+// stuck outside Python's eval loop) gets the restart.
 import { t } from "./i18n.js";
-import { busyError, callWorker, interruptBuffer, setPhase, state } from "./rpc.js";
+import { busyError, callWorker, interruptBuffer, sendStop, setPhase, state } from "./rpc.js";
 
 const STOP_GRACE_MS = 1000;
 let running = null; // {step, snapshot, settle, call} while a cell runs
@@ -92,12 +93,11 @@ export async function stopCode(restart) {
   const current = running;
   if (!current) return { stopped: false, restarted: false, ms: 0 };
   const started = performance.now();
-  if (interruptBuffer) {
-    Atomics.store(interruptBuffer, 0, 2); // SIGINT: Python raises KeyboardInterrupt
-    const done = () => true;
-    if (await Promise.race([current.call.then(done, done), delay(STOP_GRACE_MS)])) {
-      return { stopped: true, restarted: false, ms: performance.now() - started };
-    }
+  sendStop(); // a cell inside a fit hears this at its next pause and ends the fit
+  if (interruptBuffer) Atomics.store(interruptBuffer, 0, 2); // SIGINT: KeyboardInterrupt
+  const done = () => true;
+  if (await Promise.race([current.call.then(done, done), delay(STOP_GRACE_MS)])) {
+    return { stopped: true, restarted: false, ms: performance.now() - started };
   }
   const usable = restart(current.snapshot); // the old worker ends here, synchronously
   current.settle({

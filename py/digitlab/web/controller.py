@@ -119,7 +119,10 @@ class Controller:
     """One per worker. `call_<method>` answers the page's `window.digitlab.<method>`."""
 
     def __init__(self, canvases: CanvasSet, settings: dict, post: Post,
-                 yield_now: Callable[[], Awaitable[Any]], take_stop: Callable[[], bool]) -> None:
+                 yield_now: Callable[[], Awaitable[Any]], take_stop: Callable[[], bool],
+                 pause: Callable[[], None] = lambda: None) -> None:
+        """`pause()`: let the worker receive messages and show frames from inside synchronous
+        code (a code cell's training); a no-op where that cannot be done."""
         self.settings = settings
         self.lang = self.settings.get("lang", "en")
         self.canvases = canvases
@@ -138,7 +141,7 @@ class Controller:
         # shared slot would hand one call's bytes to another.
         self.outgoing: dict[int, bytes] = {}
         self.next_token = 0
-        self.cells = Cells(post)  # the code cells (web/cells.py)
+        self.cells = Cells(post, pause, take_stop)  # the code cells (web/cells.py)
         self.code_model: Sequential | None = None  # what the model cell's get_model() made
         views.attach(canvases, post)  # where the canvases' alt texts go
 
@@ -343,6 +346,8 @@ class Controller:
         if lang not in LANGUAGES:
             raise ConfigError("choice", field="lang", value=lang, choices=list(LANGUAGES))
         self.lang = lang
+        if self.cells.session is not None:
+            self.cells.session.set_language(lang)  # hints in the new language
         return self.redraw()
 
     def redraw(self) -> list[str]:
@@ -642,7 +647,11 @@ class Controller:
         return self.cells.originals()
 
     def session(self) -> Any:
-        return self.cells.session_for(self.data, self.canvases, self.lang, self.model)
+        # What a cell draws is shown like the page's own drawings: alt text posted, kept for
+        # a language switch.
+        return self.cells.session_for(
+            self.data, self.canvases, self.lang, self.model,
+            lambda name, paint: views.present(self.canvases, name, self.lang, paint))
 
     def model_from_cells(self) -> Sequential:
         """get_model() of the model cell, called now (DigitLabError when it fails)."""
@@ -660,10 +669,25 @@ class Controller:
             result = self.cells.run(step, code, session, self.lang)
             if result["ok"] and step == "model":
                 result = self.adopt_code_model(session, result)
+            else:
+                self.follow_cells_model(session, step)
         finally:
             self.cells.running = None
             self.post_state()
         return result
+
+    def follow_cells_model(self, session: Any, step: str) -> None:
+        """After a cell: a model the cells now name is the model in use; the model in use
+        trained by a cell (its weights changed in place, even by a stopped fit) has no run of
+        the page's any more, and its evaluation and pad views are out of date."""
+        engine = session.model
+        if engine is None:
+            return
+        if engine is not self.model:
+            self.set_model(engine, "code", untrained=step not in ("train",))
+        elif step == "train":
+            self.untrained, self.run, self.run_settings, self.evaluation = False, None, None, None
+            self.draw_pad_views()
 
     def adopt_code_model(self, session: Any, result: dict) -> dict:
         try:
@@ -678,6 +702,7 @@ class Controller:
                 "hint": None}}
         self.code_model = model
         self.set_model(model, "code", untrained=True)
+        session.set_model(model)  # `model` in the cells: what get_model() made, as compiled
         return result
 
     def call_useModel(self, args: dict, payload: Any) -> dict:
