@@ -71,7 +71,8 @@ def replace_code(page: Page, step: str, code: str) -> None:
     editor(page, step).click()
     page.keyboard.press("Control+A")
     editor(page, step).evaluate(PASTE, code)
-    page.wait_for_function("([step, code]) => window.digitlab.cells()[step] === code", arg=[step, code])
+    page.wait_for_function("([step, code]) => window.digitlab.cells()[step] === code",
+                           arg=[step, code])
 
 
 def run_with_keyboard(page: Page, step: str) -> None:
@@ -99,7 +100,8 @@ def test_typing_and_ctrl_enter_run_the_cell_and_its_output_streams_as_text(page:
 
 
 def test_a_syntax_error_names_its_line(page: Page) -> None:
-    result = call(page, "window.digitlab.runCode({step: 'data', code: 'x = 1\\nif x\\n    pass\\n'})")
+    result = call(page, "window.digitlab.runCode({step: 'data', "
+                        "code: 'x = 1\\nif x\\n    pass\\n'})")
     assert result["ok"] is False and result["error"]["type"] == "SyntaxError"
     assert result["error"]["line"] == 2
     assert status(page, "data").startswith("SyntaxError on line 2")
@@ -109,11 +111,12 @@ def test_a_runtime_error_names_its_line_and_type(page: Page) -> None:
     replace_code(page, "evaluate", "a = 1\nb = a + undefined_name\n")
     run_with_keyboard(page, "evaluate")
     assert status(page, "evaluate").startswith("NameError on line 2:")
-    result = call(page, "window.digitlab.runCode({step: 'evaluate', code: window.digitlab.cells().evaluate})")
+    result = call(page, "window.digitlab.runCode({step: 'evaluate', "
+                        "code: window.digitlab.cells().evaluate})")
     assert result["error"]["line"] == 2 and "undefined_name" in result["error"]["message"]
 
 
-def test_sixteen_first_layer_filters_in_get_model_give_9402_parameters_and_train(page: Page) -> None:
+def test_16_first_layer_filters_in_get_model_give_9402_parameters_and_train(page: Page) -> None:
     before = page.evaluate("window.digitlab.state().model")
     original = page.evaluate("window.digitlab.cells().model")
     edited, count = re.subn(r"(filters['\"\]]*\s*[=:]\s*)8\b", r"\g<1>16", original, count=1)
@@ -142,7 +145,8 @@ def test_a_failing_get_model_leaves_the_model_in_use(page: Page) -> None:
 def stop_stuck_cell(page: Page) -> dict:
     """Run `while True: pass`, check BUSY for a second run and for training, press Stop;
     {result, stop} with the times it took."""
-    page.evaluate("void (window.stuck = window.digitlab.runCode({step: 'try', code: 'n = 0\\nwhile True:\\n    n += 1\\n'}))")
+    page.evaluate("void (window.stuck = window.digitlab.runCode({step: 'try', "
+                  "code: 'n = 0\\nwhile True:\\n    n += 1\\n'}))")
     wait_phase(page, "running")
     busy = call(page, "window.digitlab.runCode({step: 'data', code: 'print(1)'})")
     assert busy["code"] == "BUSY" and "cell is running" in busy["error"], busy
@@ -205,7 +209,8 @@ def test_a_shared_link_with_code_opens_unrun_with_a_notice(page: Page, browser: 
         other.goto(link)
         wait_ready(other)
         editor(other, "data").wait_for()
-        other.wait_for_function("() => window.digitlab.cells().data === \"print('from the link')\\n\"")
+        other.wait_for_function("() => window.digitlab.cells().data === "
+                                "\"print('from the link')\\n\"")
         notice = other.get_by_test_id("code-notice")
         assert notice.is_visible() and notice.get_attribute("role") == "status"
         assert "has run" in notice.inner_text() or "None of it has run" in notice.inner_text()
@@ -247,7 +252,8 @@ def test_without_isolation_stop_restarts_the_worker_with_the_weights(
         other.goto(f"{not_isolated_url}?lang=en")
         wait_ready(other)
         assert other.evaluate("crossOriginIsolated") is False
-        call(other, "window.digitlab.train({epochs: 1, trainSize: 300, validationSize: 0, batchSize: 100})")
+        call(other, "window.digitlab.train({epochs: 1, trainSize: 300, validationSize: 0, "
+                    "batchSize: 100})")
         before = other.evaluate(f"window.digitlab.predict({ZEROS})")
         started = time.monotonic()
         stopped = stop_stuck_cell(other)
