@@ -53,6 +53,16 @@ function asBytes(data) {
   throw codedError("BAD_WEIGHTS", t("error.BAD_WEIGHTS", { detail: t("error.BAD_WEIGHTS.not_bytes") }), { reason: "not_bytes" });
 }
 
+/** Files (File objects, or {name, data} with bytes) as [{name, data: Uint8Array}]. */
+async function filesAsBytes(files) {
+  return Promise.all(Array.from(files ?? [], async (file) => {
+    if (typeof Blob !== "undefined" && file instanceof Blob) {
+      return { name: file.name ?? "", data: new Uint8Array(await file.arrayBuffer()) };
+    }
+    return { name: String(file?.name ?? ""), data: asBytes(file?.data) };
+  }));
+}
+
 export const digitlab = {
   ready: null,
   examples: () => callWorker("examples"),
@@ -70,6 +80,22 @@ export const digitlab = {
   saveWeights: () => callWorker("saveWeights"),
   loadWeights: async (data) => {
     const summary = await callWorker("loadWeights", {}, asBytes(data));
+    page.weightsLoaded(summary);
+    return summary;
+  },
+  // TensorFlow.js Layers models: the model in use as a zip of model.json + model.weights.bin,
+  // and several files at once (model.json with its .bin files; or one file, as loadWeights).
+  exportTfjs: () => callWorker("exportTfjs"),
+  loadModelFiles: async (files) => {
+    const list = await filesAsBytes(files);
+    const payload = new Uint8Array(list.reduce((sum, file) => sum + file.data.length, 0));
+    let offset = 0;
+    for (const file of list) {
+      payload.set(file.data, offset);
+      offset += file.data.length;
+    }
+    const args = { files: list.map((file) => ({ name: file.name, size: file.data.length })) };
+    const summary = await callWorker("loadModelFiles", args, payload);
     page.weightsLoaded(summary);
     return summary;
   },

@@ -69,7 +69,7 @@ function renderState() {
   const model = lab.state?.model ?? null;
   $("train-button").disabled = !ready;
   $("stop-button").disabled = state.phase !== "training";
-  for (const id of ["continue-button", "evaluate-button", "save-weights"]) $(id).disabled = !ready || !model;
+  for (const id of ["continue-button", "evaluate-button", "save-weights", "export-tfjs"]) $(id).disabled = !ready || !model;
   renderModelPanel();
   renderProgressText();
   renderTrainResult();
@@ -219,7 +219,7 @@ function readConfigFromControls() {
 }
 
 function setControlsEnabled(enabled) {
-  for (const id of ["train-button", "continue-button", "evaluate-button", "save-weights"]) $(id).disabled = !enabled;
+  for (const id of ["train-button", "continue-button", "evaluate-button", "save-weights", "export-tfjs"]) $(id).disabled = !enabled;
 }
 
 // ---------------------------------------------------------------- model summary
@@ -443,16 +443,20 @@ function wireControls() {
   $("share").addEventListener("click", () => quietly(copyLink()));
   $("builder-reset").addEventListener("click", () => quietly(resetBuilder()));
   $("save-weights").addEventListener("click", () => quietly(digitlab.saveWeights().then((bytes) => downloadBytes(bytes, "digitlab-weights.npz"))));
+  $("export-tfjs").addEventListener("click", () => quietly(digitlab.exportTfjs().then((bytes) => downloadBytes(bytes, "digitlab-tfjs-model.zip"))));
   $("load-weights").addEventListener("change", async (event) => {
-    const file = event.target.files[0];
+    // One weights file or zip, or a TF.js model.json chosen together with its .bin files.
+    const files = Array.from(event.target.files);
     event.target.value = ""; // the same file may be chosen again
-    if (!file) return;
-    showLoadState("files.loading", file.name);
+    if (!files.length) return;
+    const name = files.map((file) => file.name).join(", ");
+    showLoadState("files.loading", name);
     try {
-      await digitlab.loadWeights(await file.arrayBuffer());
-      showLoadState("files.loaded", file.name);
+      if (files.length === 1 && !/\.(json|bin)$/i.test(files[0].name)) await digitlab.loadWeights(await files[0].arrayBuffer());
+      else await digitlab.loadModelFiles(files);
+      showLoadState("files.loaded", name);
     } catch {
-      showLoadState("files.refused", file.name); // the banner says why
+      showLoadState("files.refused", name); // the banner says why
     }
   });
   $("inspect-index").addEventListener("change", () => {

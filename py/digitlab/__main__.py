@@ -1,4 +1,4 @@
-"""The command line: python -m digitlab train | evaluate (see --help)."""
+"""The command line: python -m digitlab train | evaluate | export | import (see --help)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 from digitlab.data.mnist import LABELS_FILE, SPRITE_FILE, MnistData
 from digitlab.errors import DigitLabError
 from digitlab.i18n import describe
+from digitlab.nn import tfjs
 from digitlab.nn.metrics import confusion_matrix, per_class_accuracy, predicted_classes
 from digitlab.nn.optim import OPTIMIZERS, make_optimizer
 from digitlab.nn.sequential import TrainingDiverged, TrainingRun
@@ -123,18 +124,68 @@ def train(args: argparse.Namespace) -> dict:
 
 
 def evaluate(args: argparse.Namespace) -> dict:
-    try:
-        model, _ = load(Path(args.weights).read_bytes())
-    except OSError as e:
-        raise CliError(f"cannot read weights file {args.weights}: {e.strerror}") from None
-    except BadWeights as e:
-        raise CliError(f"{args.weights}: {describe(e, framed=False, segments=False)}") from None
+    model = read_weights(args.weights)
     report = test_report(model, load_data(args.data))
     if not args.json:
         print(f"test accuracy {report['test_accuracy']:.4f}")
         for digit, acc in enumerate(report["per_class"]):
             print(f"  {digit}: {acc:.4f}")
     return report
+
+
+def read_weights(path: str):
+    """The model of a weights file, or a one-line CliError."""
+    try:
+        model, _ = load(Path(path).read_bytes())
+    except OSError as e:
+        raise CliError(f"cannot read weights file {path}: {e.strerror}") from None
+    except BadWeights as e:
+        raise CliError(f"{path}: {describe(e, framed=False, segments=False)}") from None
+    return model
+
+
+def export(args: argparse.Namespace) -> dict:
+    """A weights file as a TF.js Layers model: OUT/model.json and OUT/model.weights.bin."""
+    model = read_weights(args.weights)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, data in tfjs.export_files(model).items():
+            (out / name).write_bytes(data)
+            written.append(str(out / name))
+    except OSError as e:
+        raise CliError(f"cannot write to {out}: {e.strerror}") from None
+    if not args.json:
+        print(f"wrote {' and '.join(written)}: load them with tf.loadLayersModel('model.json')")
+    return {"format": args.format, "files": written, "params": model.param_count()}
+
+
+def import_model(args: argparse.Namespace) -> dict:
+    """A TF.js Layers model (model.json and the .bin files it names, beside it) as a weights
+    file."""
+    model_json = Path(args.model)
+    try:
+        files = {model_json.name: model_json.read_bytes()}
+        names = tfjs.weight_paths(files[model_json.name])
+        for name in names:
+            path = model_json.parent / name
+            if path.is_file():  # a missing one is refused by name below
+                files[name] = path.read_bytes()
+    except OSError as e:
+        raise CliError(f"cannot read {e.filename}: {e.strerror}") from None
+    try:
+        model = tfjs.load_files(files)
+    except tfjs.BadTfjs as e:
+        raise CliError(f"{model_json}: {describe(e, framed=False, segments=False)}") from None
+    try:
+        Path(args.out).write_bytes(save(model))
+    except OSError as e:
+        raise CliError(f"cannot write {args.out}: {e.strerror}") from None
+    if not args.json:
+        print(f"wrote {args.out}: {model.name}, {model.param_count()} parameters")
+    return {"format": args.format, "file": args.out, "model": model.name,
+            "params": model.param_count(), "spec": model.spec()}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -158,13 +209,27 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--weights", required=True, metavar="FILE")
     e.add_argument("--data", type=Path, default=default_data_dir())
     e.add_argument("--json", action="store_true")
+    x = sub.add_parser("export", help="a weights file as a TensorFlow.js Layers model")
+    x.add_argument("--weights", required=True, metavar="FILE")
+    x.add_argument("--format", choices=["tfjs"], default="tfjs")
+    x.add_argument("--out", required=True, metavar="DIR",
+                   help="writes DIR/model.json and DIR/model.weights.bin")
+    x.add_argument("--json", action="store_true")
+    i = sub.add_parser("import", help="a TensorFlow.js Layers model as a weights file")
+    i.add_argument("--format", choices=["tfjs"], default="tfjs")
+    i.add_argument("--model", required=True, metavar="DIR/model.json",
+                   help="the .bin files it names are read from beside it")
+    i.add_argument("--out", required=True, metavar="FILE.npz")
+    i.add_argument("--json", action="store_true")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        result = train(args) if args.command == "train" else evaluate(args)
+        commands = {"train": train, "evaluate": evaluate, "export": export,
+                    "import": import_model}
+        result = commands[args.command](args)
     except DigitLabError as e:  # a bad setting, data file or weights file, or divergence
         print(f"digitlab: error: {describe(e, framed=False, segments=False)}", file=sys.stderr)
         return 2

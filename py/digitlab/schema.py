@@ -28,7 +28,7 @@ NUM_CLASSES = 10
 # may also be null (tfjs: linear).
 
 _INPUT_SHAPE_FIELD = {"kind": "shape", "choices": [list(INPUT_SHAPE)], "form": False}
-_INITIALIZER_FIELD = {"kind": "choice", "choices": ["varianceScaling"],
+_INITIALIZER_FIELD = {"kind": "choice", "choices": ["varianceScaling", "glorotUniform"],
                       "default": "varianceScaling", "form": False}
 _NAME_FIELD = {"kind": "name", "form": False}
 
@@ -121,15 +121,30 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
 ERRORS: dict[str, dict[str, Any]] = {
     "BAD_CONFIG": {"reasons": ["not_object", "unknown_field", "type", "range", "positive",
                                "fraction", "total", "choice", "boolean", "model",
-                               "pixels", "pad_size", "continue_setting", "code"]},
+                               "pixels", "pad_size", "continue_setting",
+                               # digitlab.keras's compile, fit, evaluate, predict, optimisers
+                               "unsupported", "unsupported_choice", "array_shape", "lengths",
+                               "one_hot_labels", "class_labels", "not_compiled", "code"]},
     "BAD_MODEL": {"reasons": ["unknown_model", "json", "not_list", "not_object", "unknown_type",
                               "unknown_field", "positive_int", "positive_size", "choice",
                               "rate", "input_shape", "needs_image", "needs_flatten", "shrinks",
-                              "last_layer", "softmax_last", "memory"]},
+                              "last_layer", "softmax_last", "memory",
+                              # digitlab.keras's layers and Sequential
+                              "unsupported", "unsupported_choice", "input_first",
+                              "duplicate_name"]},
     "BAD_WEIGHTS": {"reasons": ["not_bytes", "empty", "too_large", "not_zip", "unpacks_too_large",
                                 "not_npz", "pickled", "unreadable", "missing", "wrong_type",
                                 "version", "bad_spec", "dtype", "shape", "not_finite",
                                 "unknown_optimizer", "optimizer_range", "unexpected"]},
+    # A TensorFlow.js model (model.json + .bin, or their zip) that cannot be imported.
+    "BAD_TFJS": {"reasons": ["too_large", "unpacks_too_large", "bad_zip", "no_model_json",
+                             "several_json", "not_json", "not_model_json", "not_layers_model",
+                             "no_topology", "not_sequential", "no_layers", "layer_not_object",
+                             "unknown_layer", "setting", "unknown_setting", "input_shape",
+                             "no_input_shape", "duplicate_name", "bad_spec", "no_manifest",
+                             "bad_manifest", "missing_file", "quantized", "dtype",
+                             "duplicate_weight", "bin_length", "missing_weight", "weight_shape",
+                             "not_finite", "unexpected_weight"]},
     "DATA_SPRITE": {"reasons": ["download", "http", "empty", "not_png", "size", "mode",
                                 "png_signature", "png_truncated", "png_truncated_chunk",
                                 "png_crc", "png_header", "png_no_header", "png_too_large",

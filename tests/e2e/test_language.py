@@ -18,9 +18,9 @@ from tests.e2e.pages import alert_text, call, canvas_rgba, canvas_rgba_changed, 
 # Latin words the Chinese page may show outside <code>, each a name or a unit that Chinese
 # text writes in Latin letters too: the product, the data set, the language and library the
 # tagline names, the image format, the model family, the optimisers and activations the
-# tutorial teaches by name, and byte units.
+# tutorial teaches by name, byte units, and TensorFlow.js (the library models are exported for).
 ALLOWED = {"DigitLab", "MNIST", "Python", "NumPy", "PNG", "CNN", "Adam", "SGD", "ReLU", "softmax",
-           "MB", "GB"}
+           "MB", "GB", "TensorFlow", "js"}
 LATIN_WORD = re.compile(r"[A-Za-z]+")
 CJK = re.compile(r"[\u3400-\u9fff]")
 ALT_IDS = ["class-balance-alt", "chart-batch-alt", "chart-epoch-alt", "per-class-alt",

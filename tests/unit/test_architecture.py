@@ -1,6 +1,7 @@
 """The package's layering, checked on its source: what each folder of py/digitlab may import.
 
-    web  -> viz, nn, data, backend        nn  -> backend
+    web  -> viz, nn, data, backend, keras  nn  -> backend
+    keras (the Keras-style front) -> nn   codelab (the code cells) -> keras, nn, data, viz, backend
     data, backend, viz -> nothing of ours outside themselves
     the CLI (__main__) -> what runs under CPython: nn, data, backend, viz
     anyone -> the top-level shared leaves (modules directly in digitlab/, such as encoding.py,
@@ -29,7 +30,9 @@ ALLOWED = {  # layer -> the layers of ours it may import, besides the leaves
     "backend": {"backend"},
     "viz": {"viz"},
     "nn": {"nn", "backend"},
-    "web": {"web", "viz", "nn", "data", "backend"},
+    "web": {"web", "viz", "nn", "data", "backend", "keras", "codelab"},
+    "keras": {"keras", "nn"},  # a front over the engine: builds and trains only through nn
+    "codelab": {"codelab", "keras", "nn", "data", "viz", "backend"},
     "cli": {"nn", "data", "backend", "viz"},  # not web: it imports the browser
 }
 

@@ -260,7 +260,7 @@ def test_every_reason_raised_in_the_package_is_in_the_schema() -> None:
     """Read from the source: each `SomeError("reason", ...)` and `error("CODE", "reason")`."""
     classes = {"SpecError": "BAD_MODEL", "BadWeights": "BAD_WEIGHTS", "ConfigError": "BAD_CONFIG",
                "DataError": "DATA_SPRITE", "PngError": "DATA_SPRITE",
-               "TrainingDiverged": "DIVERGED"}
+               "TrainingDiverged": "DIVERGED", "BadTfjs": "BAD_TFJS"}
     def constants(node: ast.AST) -> list[str]:  # "a", or "a" if x else "b"
         if isinstance(node, ast.IfExp):
             return constants(node.body) + constants(node.orelse)

@@ -31,6 +31,25 @@ def variance_scaling(shape: tuple[int, ...], fan_in: int, rng: np.random.Generat
     return (z * stddev).astype(np.float32)
 
 
+def glorot_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Keras's default kernel initialiser: uniform in +-sqrt(6 / (fan_in + fan_out))."""
+    limit = math.sqrt(6.0 / max(1, fan_in + fan_out))
+    return rng.uniform(-limit, limit, shape).astype(np.float32)
+
+
+# Kernel initialisers by their model-spec (tfjs) name; the first is the default, the
+# codelab's choice. Each draws from the model's seeded stream in layer order.
+INITIALIZERS = ("varianceScaling", "glorotUniform")
+
+
+def initial_kernel(initializer: str, shape: tuple[int, ...], fan_in: int, fan_out: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    if initializer == "glorotUniform":
+        return glorot_uniform(shape, fan_in, fan_out, rng)
+    return variance_scaling(shape, fan_in, rng)
+
+
 def weight_grad(inputs: np.ndarray, dout: np.ndarray) -> np.ndarray:
     """inputs.T @ dout, [m,k] x [m,n] -> [k,n].
 
@@ -59,6 +78,14 @@ def pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
         return int(value), int(value)
     h, w = value
     return int(h), int(w)
+
+
+def _with_initializer(config: dict, initializer: str) -> dict:
+    """A layer's spec entry names its initialiser only when it is not the default, so the
+    codelab's specs (and every weights file written before there was a choice) read as before."""
+    if initializer != INITIALIZERS[0]:
+        config["kernelInitializer"] = initializer
+    return config
 
 
 class Layer:
@@ -121,12 +148,17 @@ class Conv2D(Layer):
         activation: str | None = None,
         needs_input_grad: bool = True,
         name: str = "",
+        kernel_initializer: str = INITIALIZERS[0],
     ) -> None:
         super().__init__(name)
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
         if activation not in (None, "linear", "relu"):
             raise ValueError(f"conv2d activation must be 'relu' or 'linear', got {activation!r}")
+        if kernel_initializer not in INITIALIZERS:
+            raise ValueError(f"kernel initializer must be one of {INITIALIZERS}, "
+                             f"got {kernel_initializer!r}")
+        self.kernel_initializer = kernel_initializer
         self.filters = int(filters)
         self.kernel_size = pair(kernel_size)
         self.strides = pair(strides)
@@ -143,9 +175,10 @@ class Conv2D(Layer):
     def build(self, input_shape, rng):
         kh, kw = self.kernel_size
         channels = input_shape[2]
-        fan_in = kh * kw * channels
+        fan_in, fan_out = kh * kw * channels, kh * kw * self.filters
         self.params = {
-            "kernel": variance_scaling((kh, kw, channels, self.filters), fan_in, rng),
+            "kernel": initial_kernel(self.kernel_initializer, (kh, kw, channels, self.filters),
+                                     fan_in, fan_out, rng),
             "bias": np.zeros(self.filters, dtype=np.float32),
         }
         return super().build(input_shape, rng)
@@ -160,7 +193,7 @@ class Conv2D(Layer):
         return 2 * oh * ow * f * kh * kw * input_shape[2]
 
     def config(self):
-        return {
+        config = {
             "type": self.kind,
             "filters": self.filters,
             "kernelSize": list(self.kernel_size),
@@ -168,6 +201,7 @@ class Conv2D(Layer):
             "padding": self.padding,
             "activation": self.activation or "linear",
         }
+        return _with_initializer(config, self.kernel_initializer)
 
     def _pad(self, x: np.ndarray) -> np.ndarray:
         if self.padding == "valid":
@@ -368,10 +402,15 @@ class Dense(Layer):
     kind = "dense"
     type_name = "Dense"
 
-    def __init__(self, units: int, activation: str | None = None, name: str = "") -> None:
+    def __init__(self, units: int, activation: str | None = None, name: str = "",
+                 kernel_initializer: str = INITIALIZERS[0]) -> None:
         super().__init__(name)
         if activation not in (None, "linear", "relu", "softmax"):
             raise ValueError(f"dense activation must be relu/softmax/linear, got {activation!r}")
+        if kernel_initializer not in INITIALIZERS:
+            raise ValueError(f"kernel initializer must be one of {INITIALIZERS}, "
+                             f"got {kernel_initializer!r}")
+        self.kernel_initializer = kernel_initializer
         self.units = int(units)
         self.activation = None if activation == "linear" else activation
 
@@ -381,7 +420,8 @@ class Dense(Layer):
     def build(self, input_shape, rng):
         fan_in = input_shape[-1]
         self.params = {
-            "kernel": variance_scaling((fan_in, self.units), fan_in, rng),
+            "kernel": initial_kernel(self.kernel_initializer, (fan_in, self.units), fan_in,
+                                     self.units, rng),
             "bias": np.zeros(self.units, dtype=np.float32),
         }
         return super().build(input_shape, rng)
@@ -393,7 +433,9 @@ class Dense(Layer):
         return 2 * input_shape[-1] * self.units
 
     def config(self):
-        return {"type": self.kind, "units": self.units, "activation": self.activation or "linear"}
+        config = {"type": self.kind, "units": self.units,
+                  "activation": self.activation or "linear"}
+        return _with_initializer(config, self.kernel_initializer)
 
     def forward(self, x, training=False):
         out = backend.gemm(x, self.params["kernel"])

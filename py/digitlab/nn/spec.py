@@ -107,7 +107,8 @@ def _layer_from_spec(layer: Any, index: int, shape: tuple) -> Layer:
         _check_window(kind, index, shape, "kernelSize", c["kernelSize"], c["strides"],
                       c["padding"])
         return Conv2D(c["filters"], c["kernelSize"], c["strides"], c["padding"],
-                      c["activation"], needs_input_grad=index > 0)
+                      c["activation"], needs_input_grad=index > 0,
+                      kernel_initializer=c["kernelInitializer"])
     if kind == "maxPooling2d":
         _check_window(kind, index, shape, "poolSize", c["poolSize"], c["strides"], c["padding"])
         return MaxPool2D(c["poolSize"], c["strides"], c["padding"])
@@ -116,7 +117,7 @@ def _layer_from_spec(layer: Any, index: int, shape: tuple) -> Layer:
     if kind == "dense":
         if len(shape) != 1:
             raise SpecError("needs_flatten", layer=index, layer_type=kind, shape=list(shape))
-        return Dense(c["units"], c["activation"])
+        return Dense(c["units"], c["activation"], kernel_initializer=c["kernelInitializer"])
     return Dropout(c["rate"])
 
 
@@ -129,8 +130,11 @@ def _check_output(layers: list[Layer], spec: list) -> None:
             raise SpecError("softmax_last", layer=index, layer_type="dense")
 
 
-def parse_spec(spec: str | list) -> list[Layer]:
-    """Validate a layer list (or its JSON) and return unbuilt layers; SpecError names the layer."""
+def parse_spec(spec: str | list, complete: bool = True) -> list[Layer]:
+    """Validate a layer list (or its JSON) and return unbuilt layers; SpecError names the layer.
+
+    `complete=False` checks a model still being put together (digitlab.keras's `add`): every
+    layer and shape as usual, but not yet that it ends in the 10-way softmax."""
     if isinstance(spec, str) and not spec.lstrip().startswith("["):
         raise SpecError("unknown_model", value=spec, choices=list(ZOO_MODELS))
     if isinstance(spec, str):
@@ -145,5 +149,6 @@ def parse_spec(spec: str | list) -> list[Layer]:
         layer = _layer_from_spec(entry, index, shape)
         shape = layer.output_shape(shape)
         layers.append(layer)
-    _check_output(layers, spec)
+    if complete:
+        _check_output(layers, spec)
     return layers

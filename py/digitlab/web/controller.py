@@ -37,7 +37,7 @@ from digitlab.data.mnist import NUM_TEST, MnistData
 from digitlab.data.preprocess import mnist_preprocess
 from digitlab.errors import ConfigError, DigitLabError, error
 from digitlab.i18n import describe
-from digitlab.nn import metrics, plan, weights
+from digitlab.nn import metrics, plan, tfjs, weights
 from digitlab.nn.optim import make_optimizer
 from digitlab.nn.sequential import Sequential, TrainingDiverged, TrainingRun, summarize
 from digitlab.nn.spec import INPUT_SHAPE, SpecError, parse_spec
@@ -631,14 +631,50 @@ class Controller:
         return Outgoing(weights.save(self.require_model(), self.model.optimizer))
 
     def call_loadWeights(self, args: dict, payload: Any) -> dict:
-        """Use the file's model; `source` 'stored' when it is this browser's saved model."""
+        """Use the file's model; `source` 'stored' when it is this browser's saved model.
+
+        The file is a weights file (.npz), or a TF.js model: a zip holding model.json and its
+        .bin (a model.json alone is refused for its missing .bin, saying so)."""
         data = payload if payload is not None else b""
+        if tfjs.looks_like_json(data) or tfjs.is_tfjs_zip(data):
+            return self.load_model_files({"model.json": data} if tfjs.looks_like_json(data)
+                                         else tfjs.read_zip(data))
         model = self.model or model_from("tutorial")
         weights.load_into(model, data)  # BadWeights (BAD_WEIGHTS) leaves the model unchanged
         # A restarted worker gets the model that was in use back, with where it came from.
         source = args.get("source")
         self.set_model(model, source if source in SOURCES else "file")
         return model.summary()
+
+    def call_loadModelFiles(self, args: dict, payload: Any) -> dict:
+        """Several files chosen together, `args.files` [{name, size}] and their bytes back to
+        back in `payload`: one weights file or zip (as loadWeights), or a TF.js model.json
+        with its .bin files."""
+        files, data, offset = {}, payload or b"", 0
+        entries = args.get("files")
+        if not isinstance(entries, list) or not entries:  # only a script can send these
+            raise weights.BadWeights("not_bytes")
+        for entry in entries:
+            size = entry.get("size") if isinstance(entry, dict) else None
+            if isinstance(size, bool) or not isinstance(size, int) or size < 0 \
+                    or offset + size > len(data):
+                raise weights.BadWeights("not_bytes")
+            files[str(entry.get("name", ""))] = bytes(data[offset : offset + size])
+            offset += size
+        name, data = next(iter(files.items()))
+        if len(files) == 1 and not name.lower().endswith((".json", ".bin")):
+            return self.call_loadWeights({}, data)  # a weights file or a zip
+        return self.load_model_files(files)
+
+    def load_model_files(self, files: dict[str, bytes]) -> dict:
+        """Use a TF.js model; BadTfjs (BAD_TFJS) before anything changes."""
+        model = tfjs.load_files(files, self.memory_budget())
+        self.set_model(model, "file")
+        return model.summary()
+
+    def call_exportTfjs(self, args: dict, payload: Any) -> Outgoing:
+        """The model in use as a TF.js Layers model: a zip of model.json and model.weights.bin."""
+        return Outgoing(tfjs.export_zip(self.require_model()))
 
     # ------------------------------------------------------------ the code cells
 
