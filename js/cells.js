@@ -81,7 +81,8 @@ function showResult(cell, result) {
     return;
   }
   const params = { type: error.type, message: error.message, line: error.line };
-  showStatus(cell, error.line ? "cell.error" : "cell.errorNoLine", params);
+  if (error.type === "KeyboardInterrupt") showStatus(cell, "cell.interrupted"); // Stop did it
+  else showStatus(cell, error.line ? "cell.error" : "cell.errorNoLine", params);
   cell.hint.hidden = !error.hint;
   cell.hint.textContent = error.hint ?? "";
 }
