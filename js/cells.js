@@ -84,7 +84,7 @@ function showResult(cell, result) {
   if (error.type === "KeyboardInterrupt") showStatus(cell, "cell.interrupted"); // Stop did it
   else showStatus(cell, error.line ? "cell.error" : "cell.errorNoLine", params);
   cell.hint.hidden = !error.hint;
-  cell.hint.textContent = error.hint ?? "";
+  showText(cell.hint, error.hint ?? ""); // Python's sentence, its code segments as <code>
 }
 
 function run(step) {
@@ -128,6 +128,9 @@ function buildCell(box) {
   const step = box.dataset.step;
   const title = Object.assign(document.createElement("h3"), { id: `cell-title-${step}` });
   title.dataset.i18n = "cell.title";
+  // The narrative that walks through the step's cell (the codelab package's words).
+  const intro = Object.assign(document.createElement("p"), { className: "cell-intro explain" });
+  intro.dataset.i18n = `cells.${step}.intro`;
   const keys = Object.assign(document.createElement("p"), { className: "cell-keys" });
   keys.dataset.i18n = "cell.keys";
   const host = Object.assign(document.createElement("div"), { className: "cell-editor" });
@@ -158,7 +161,7 @@ function buildCell(box) {
   pre.dataset.i18nAriaLabel = "cell.output";
   const output = document.createElement("code");
   pre.append(output);
-  box.replaceChildren(title, keys, host, buttons, status, hint, pre);
+  box.replaceChildren(title, intro, keys, host, buttons, status, hint, pre);
   applyTranslations(box);
   runButton.addEventListener("click", () => run(step));
   resetButton.addEventListener("click", () => reset(step));

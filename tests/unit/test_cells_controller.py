@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from digitlab import codelab
+from digitlab.codelab import session as codelab
 from digitlab.web.cells import PageCallback
 from tests.unit.conftest import synthetic_labels
 from tests.unit.fakes import Lab, boot

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from digitlab import codelab
+from digitlab.codelab import session as codelab
 from digitlab.errors import ConfigError
 from digitlab.i18n import text
 from digitlab.keras import Callback
