@@ -111,9 +111,11 @@ def test_a_runtime_error_names_its_line_and_type(page: Page) -> None:
     replace_code(page, "evaluate", "a = 1\nb = a + undefined_name\n")
     run_with_keyboard(page, "evaluate")
     assert status(page, "evaluate").startswith("NameError on line 2:")
+    assert "undefined_name" in page.locator(".cell[data-step=evaluate] .cell-hint").inner_text()
     result = call(page, "window.digitlab.runCode({step: 'evaluate', "
                         "code: window.digitlab.cells().evaluate})")
     assert result["error"]["line"] == 2 and "undefined_name" in result["error"]["message"]
+    assert "undefined_name" in result["error"]["hint"]
 
 
 def test_16_first_layer_filters_in_get_model_give_9402_parameters_and_train(page: Page) -> None:
@@ -142,6 +144,39 @@ def test_a_failing_get_model_leaves_the_model_in_use(page: Page) -> None:
     assert page.evaluate("window.digitlab.state().model") == before
 
 
+def long_training(page: Page) -> str:
+    """The train cell, made to run long: 30 epochs of 1024 images in batches of 64."""
+    code = page.evaluate("window.digitlab.cells().train")
+    for setting, value in [("EPOCHS", 30), ("TRAIN_DATA_SIZE", 1024), ("BATCH_SIZE", 64)]:
+        code, count = re.subn(rf"{setting} = \d+", f"{setting} = {value}", code)
+        assert count == 1, (setting, code)
+    return code
+
+
+def stop_training_cell(page: Page) -> dict:
+    """Run the model cell, then a long train cell: its chart and output change while it
+    runs (the worker pauses between batches); Stop ends it: by KeyboardInterrupt where the
+    page is isolated, else by ending its fit after the batch (Keras's stop_training), when
+    the cell goes on to its end. The stop's answer."""
+    assert call(page, "window.digitlab.runCode({step: 'model', "
+                      "code: window.digitlab.cells().model})")["ok"]
+    page.evaluate("window.chartBefore = document.getElementById('chart-batch').toDataURL()")
+    page.evaluate("code => void (window.training = window.digitlab.runCode({step: 'train', code}))",
+                  long_training(page))
+    page.wait_for_function("() => window.digitlab.state().phase === 'running' && "
+                           "document.getElementById('chart-batch').toDataURL() !== "
+                           "window.chartBefore && document.querySelector("
+                           "'[data-testid=output-train]').textContent.includes('Epoch 1/30')")
+    stop = page.evaluate("window.digitlab.stopCode()")
+    result = page.evaluate("window.training")
+    if page.evaluate("crossOriginIsolated"):
+        assert result["ok"] is False and result["error"]["type"] == "KeyboardInterrupt", result
+    else:
+        assert result["ok"] is True and "Epoch 30/30" not in result["stdout"], result
+    assert page.evaluate("window.digitlab.state().model.trained") is True  # its batches stay
+    return stop
+
+
 def stop_stuck_cell(page: Page) -> dict:
     """Run `while True: pass`, check BUSY for a second run and for training, press Stop;
     {result, stop} with the times it took."""
@@ -164,6 +199,10 @@ def stop_stuck_cell(page: Page) -> dict:
         await window.digitlab.ready;
         return {result, stop, stoppedMs, usableMs: performance.now() - start};
     }""")
+
+
+def test_a_training_cell_draws_live_and_stops(page: Page) -> None:
+    assert stop_training_cell(page)["restarted"] is False
 
 
 def test_stop_interrupts_a_stuck_cell_and_the_lab_still_predicts(page: Page) -> None:
@@ -252,6 +291,9 @@ def test_without_isolation_stop_restarts_the_worker_with_the_weights(
         other.goto(f"{not_isolated_url}?lang=en")
         wait_ready(other)
         assert other.evaluate("crossOriginIsolated") is False
+        # A cell inside a fit hears Stop between batches, without the interrupt buffer.
+        editor(other, "train").wait_for()
+        assert stop_training_cell(other)["restarted"] is False
         call(other, "window.digitlab.train({epochs: 1, trainSize: 300, validationSize: 0, "
                     "batchSize: 100})")
         before = other.evaluate(f"window.digitlab.predict({ZEROS})")
