@@ -366,9 +366,11 @@ class Controller:
     def call_summary(self, args: dict, payload: Any) -> dict:
         spec = args.get("model", "tutorial")
         if spec == "code":  # the model the model cell's get_model() made when it last ran
-            if self.code_model is None:
+            # (after a worker restart: the model in use, if it came from the cells)
+            model = self.code_model or (self.model if self.source == "code" else None)
+            if model is None:
                 raise error("NO_MODEL", "no_model")
-            return {**self.code_model.summary(), "active": self.is_active(self.code_model.spec())}
+            return {**model.summary(), "active": self.is_active(model.spec())}
         if spec != "current":
             self.check_plan(spec, None)  # never allocate a model the budget cannot hold
         if spec == "current" and self.model:
@@ -685,9 +687,12 @@ class Controller:
     def session(self) -> Any:
         # What a cell draws is shown like the page's own drawings: alt text posted, kept for
         # a language switch.
-        return self.cells.session_for(
+        session = self.cells.session_for(
             self.data, self.canvases, self.lang, self.model,
             lambda name, paint: views.present(self.canvases, name, self.lang, paint))
+        if self.pad_image is not None:
+            session.set_pixels(self.pad_image)  # the try cell's `pixels`: the pad's drawing
+        return session
 
     def model_from_cells(self) -> Sequential:
         """get_model() of the model cell, called now (DigitLabError when it fails)."""
