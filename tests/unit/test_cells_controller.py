@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from digitlab.codelab import session as codelab
@@ -143,3 +144,13 @@ def test_a_train_cell_trains_the_model_in_use_in_place(lab: Lab) -> None:
     assert (state["model"]["source"], state["model"]["trained"], state["run"]) == \
         ("code", True, None)
     assert any(not (before[name] == value).all() for name, value in model.parameters().items())
+
+
+def test_the_try_cells_pixels_are_the_pads_drawing(lab: Lab) -> None:
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[20:80, 45:55] = 255  # a "1"
+    assert lab.call("predictPad", {"width": 100, "height": 100}, alpha.tobytes())["ok"]
+    lab.posted.clear()
+    assert run(lab, "try", "print(round(float(pixels.sum()), 2))\n")["ok"]
+    printed = "".join(m["text"] for m in lab.posted if m["type"] == "cell-output")
+    assert float(printed) == pytest.approx(float(lab.controller.pad_image.sum()), abs=0.01)
