@@ -131,7 +131,9 @@ ERRORS: dict[str, dict[str, Any]] = {
                               "last_layer", "softmax_last", "memory",
                               # digitlab.keras's layers and Sequential
                               "unsupported", "unsupported_choice", "input_first",
-                              "duplicate_name"]},
+                              "duplicate_name",
+                              # digitlab.codelab: the model cell's get_model()
+                              "no_get_model", "get_model_failed", "not_sequential"]},
     "BAD_WEIGHTS": {"reasons": ["not_bytes", "empty", "too_large", "not_zip", "unpacks_too_large",
                                 "not_npz", "pickled", "unreadable", "missing", "wrong_type",
                                 "version", "bad_spec", "dtype", "shape", "not_finite",

@@ -121,8 +121,10 @@ def test_the_canvases_python_draws_on_are_the_schemas() -> None:
 
 
 def test_every_canvas_string_python_draws_exists() -> None:
-    views = (ROOT / "py" / "digitlab" / "web" / "views.py").read_text()
-    used = set(re.findall(r"""["'](canvas\.\w+)["']""", views))
+    drawing = [ROOT / "py" / "digitlab" / "web" / "views.py",  # the page's views
+               ROOT / "py" / "digitlab" / "codelab" / "show.py"]  # the code cells' `show`
+    used = {key for path in drawing
+            for key in re.findall(r"""["'](canvas\.\w+)["']""", path.read_text())}
     canvas = {key for key in ENGLISH if key.startswith("canvas.")}
     assert used == canvas, (used - canvas, canvas - used)
 
@@ -142,6 +144,8 @@ def test_no_string_goes_unused() -> None:
             built |= {f"builder.{field}.{choice}" for choice in rules.get("choices", [])
                       if isinstance(choice, str)}
     built |= {rules["label"] for rules in [*schema.TRAINING.values(), *schema.ARGUMENTS.values()]}
+    # The code cells' narrative, one text per step the page builds from the step's name.
+    built |= {f"cells.{step}.intro" for step in ("data", "model", "train", "evaluate", "try")}
     unused = {key for key in ENGLISH if key not in built and not ERROR_KEY.match(key)
               and not key.startswith("error.where.") and f'"{key}"' not in sources
               and f"'{key}'" not in sources}

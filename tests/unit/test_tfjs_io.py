@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from digitlab.i18n import describe
+from digitlab.keras import Conv2D, Dense, Flatten, MaxPooling2D, Sequential
 from digitlab.nn import tfjs, weights
 from digitlab.nn.zoo import STRONG_SPEC, build_model
 from tests.unit.conftest import synthetic_labels
@@ -368,3 +369,14 @@ def test_zips_that_are_not_a_model_are_refused_saying_which() -> None:
     assert caught.value.reason == "bad_zip"
     worded = describe(caught.value, "zh-CN")
     assert worded.startswith("TensorFlow.js 模型被拒绝：无法读取这个 `.zip`")
+
+
+def test_export_names_the_initializer_the_model_was_built_with():
+    model = Sequential([Conv2D(8, 5, activation="relu", input_shape=(28, 28, 1)),
+                        MaxPooling2D(), Flatten(), Dense(10, activation="softmax")])
+    topology = json.loads(tfjs.export_files(model.engine)["model.json"])["modelTopology"]
+    layers = topology["config"]["layers"]
+    assert layers[0]["config"]["kernel_initializer"]["class_name"] == "GlorotUniform"
+    codelab = json.loads(tfjs.export_files(build_model("tutorial"))["model.json"])
+    first = codelab["modelTopology"]["config"]["layers"][0]["config"]
+    assert first["kernel_initializer"]["class_name"] == "VarianceScaling"

@@ -128,6 +128,23 @@ STRINGS: dict[str, str] = {
     "canvas.batch_alt": "Batch {batch}: loss {loss}, accuracy {acc}.",
     "canvas.epoch_alt": "Epoch {epoch}: loss {loss}, accuracy {acc}, validation loss {val_loss}, validation accuracy {val_acc}.",
 
+    # the code cells: the narrative that walks through them, and hints under a failed cell
+    "canvas.examples_alt": "{count} digits, each with its label under it: {labels}.",
+    "cells.data.intro": "Each step has a code cell: the Python that the step runs, in the codelab's order and with its names, written for a `Keras`-style front. Edit a cell and press Run; the page's buttons run the same functions. Every cell has `Sequential`, `Conv2D`, `MaxPooling2D`, `Flatten`, `Dense`, `Dropout`, `Adam`, `SGD` and `np` (NumPy) without an import, and the lab's `data`, `model` (the model in use) and `show`, which draws on the step's charts. The cell below is the codelab's `showExamples` in Python. `data.test(20)` gives the first 20 test images as one `float32` array of shape `(20, 28, 28, 1)`, pixels from 0 to 1, and their labels one-hot, shape `(20, 10)`; `data.training(n)` and `data.validation(n)` hand out training and validation images the same way. `show.examples` draws them above. Try 40 images, or training images, and press Run.",
+    "cells.model.intro": "`get_model` builds the tutorial's network layer by layer with the names `Keras` uses: a `Sequential()`, then `model.add(Conv2D(...))` and so on; `compile` chooses the optimiser, the loss and the metric. The cell builds it and prints `model.summary()`. Change a layer (16 filters in the first `Conv2D`, a `Dropout(0.25)` before the last `Dense`) and run the cell: the table above shows your model, the model selector switches to your code, and Train trains it. A mistake shows under the cell with its line, and the model in use stays as it was.",
+    "cells.train.intro": "`train` is the codelab's: 5,500 training images in shuffled batches of 512, 1,000 validation images, 10 epochs. `model.fit` trains `model`, the model in use, while `show.fit_callbacks` draws the loss and accuracy charts above after every batch and epoch; it returns the history, kept as `history`, and `show.history(history)` draws its epochs again. Try fewer epochs, a larger batch, or `SGD(0.1)` in the model cell.",
+    "cells.evaluate.intro": "`do_prediction` runs the model on the first 500 test images and takes each one's most likely digit (`argmax`); `show_accuracy` draws the accuracy per digit and `show_confusion` the confusion matrix, both above. Set `test_data_size` to 10000 to use the whole test set.",
+    "cells.try.intro": "`predict_drawing` gets your drawing as `pixels`, 28 × 28 grey values from 0 to 1, prepared the way MNIST's digits were; it makes a batch of one image, and `show.probabilities` draws the model's ten probabilities above. Until you draw, `pixels` is the first test image, a 7.",
+    "cells.hint.name": "`{name}` is not defined: check its spelling, or run the cell that defines it first (the cells share the names they define, in the order they ran).",
+    "cells.hint.syntax": "Python cannot read line {line}: look for a missing bracket, quote, comma or colon on it or just before it.",
+    "cells.hint.indentation": "The indentation of line {line} does not fit the lines around it: indent a block by four spaces, the same on every line.",
+    "cells.hint.import": "`{module}` is not available here, and no import is needed: `Sequential`, `Conv2D`, `MaxPooling2D`, `Flatten`, `Dense`, `Dropout`, `Adam`, `SGD` and `np` are ready in every cell.",
+    "cells.hint.keyword": "`{function}` has no argument `{argument}`: check its spelling; the layers take the argument names of `Keras`, such as `kernel_size`, `pool_size` and `input_shape`.",
+    "cells.hint.missing": "`{function}` needs the argument `{argument}`: give it, spelt as `Keras` spells it (a misspelt argument leaves the right one missing).",
+    "cells.hint.shape": "Two shapes do not fit together here: print the arrays' `.shape` to see which. Images are `(n, 28, 28, 1)`, labels `(n, 10)`, and one drawing is a batch after `reshape(1, 28, 28, 1)`.",
+    "cells.hint.none": "Something here is `None`: `model` is `None` until there is a model, so run the model cell (or train a model) first.",
+    "cells.hint.stopped": "Stopped: you pressed Stop. The names the cell defined are not kept; a model it was training keeps the batches it finished.",
+
     # field labels that only errors use (the others are the page's own labels above)
     "train.seed": "Seed",
     "train.learningRateDecay": "Learning-rate decay",
@@ -203,6 +220,9 @@ STRINGS: dict[str, str] = {
     "error.BAD_MODEL.last_layer": "{where}: the last layer must be dense with 10 units and softmax, one score per digit",
     "error.BAD_MODEL.softmax_last": "{where}: softmax is only allowed on the last layer",
     "error.BAD_MODEL.memory": "{where}: training would need about {needed} of memory ({param_count} parameters), more than this browser's budget of {budget} - use fewer units or filters, or a smaller batch",
+    "error.BAD_MODEL.no_get_model": "the model cell defines no `get_model()`: run a model cell that does",
+    "error.BAD_MODEL.get_model_failed": "`get_model()` raised `{exception}` at line {line} of your code: {detail}",
+    "error.BAD_MODEL.not_sequential": "`get_model()` must return a `Sequential`, got `{kind}`",
     # digitlab.keras: a Keras argument the engine has no counterpart for, or a wrong array.
     "error.BAD_MODEL.unsupported": "`{call}`: {field} cannot be {value} here - leave it out (only its default is supported)",
     "error.BAD_MODEL.unsupported_choice": "`{call}`: {field} must be one of {choices} here, got {value}",

@@ -126,6 +126,23 @@ STRINGS: dict[str, str] = {
     "canvas.batch_alt": "第 {batch} 批：损失 {loss}，准确率 {acc}。",
     "canvas.epoch_alt": "第 {epoch} 轮：损失 {loss}，准确率 {acc}，验证损失 {val_loss}，验证准确率 {val_acc}。",
 
+    # 代码单元：串起各单元的讲解，以及单元出错时的提示
+    "canvas.examples_alt": "{count} 个数字，每个下面写着它的标签：{labels}。",
+    "cells.data.intro": "每一步都有一个代码单元：这一步运行的 Python 代码，按教程原来的顺序和名字，写给一个 `Keras` 风格的接口。改动代码后点“运行”；页面上的按钮运行的也是这些函数。每个单元不用导入就能使用 `Sequential`、`Conv2D`、`MaxPooling2D`、`Flatten`、`Dense`、`Dropout`、`Adam`、`SGD` 和 `np`（NumPy），以及实验室的 `data`、`model`（正在使用的模型）和 `show`（在这一步的图上作画）。下面的单元是教程里的 `showExamples` 改写成的 Python。`data.test(20)` 给出前 20 张测试图片，是一个形状为 `(20, 28, 28, 1)` 的 `float32` 数组，像素在 0 到 1 之间，标签是独热编码，形状为 `(20, 10)`；`data.training(n)` 和 `data.validation(n)` 以同样的方式给出训练图片和验证图片。`show.examples` 把它们画在上面。试试显示 40 张，或者显示训练图片，然后点“运行”。",
+    "cells.model.intro": "`get_model` 用 `Keras` 的名字一层一层地搭出教程里的网络：先是 `Sequential()`，然后 `model.add(Conv2D(...))` 等等；`compile` 选定优化器、损失函数和指标。这个单元搭好模型并打印 `model.summary()`。改一层（比如第一个 `Conv2D` 用 16 个滤波器，或在最后的 `Dense` 前加一个 `Dropout(0.25)`），再运行这个单元：上面的表格会显示你的模型，模型选择框会切换到你的代码，点“训练”就训练它。如果代码有错，错误会显示在单元下方并指出行号，正在使用的模型保持不变。",
+    "cells.train.intro": "`train` 与教程里的一样：5,500 张训练图片，打乱后每批 512 张，1,000 张验证图片，训练 10 轮。`model.fit` 训练正在使用的模型 `model`，同时 `show.fit_callbacks` 在每一批和每一轮之后更新上面的损失和准确率曲线；它返回训练记录，保存在 `history` 里，`show.history(history)` 可以再画一遍每轮的曲线。试试更少的轮数、更大的批，或在模型单元里改用 `SGD(0.1)`。",
+    "cells.evaluate.intro": "`do_prediction` 让模型识别前 500 张测试图片，并取每张最可能的数字（`argmax`）；`show_accuracy` 画出每个数字的准确率，`show_confusion` 画出混淆矩阵，都在上面。把 `test_data_size` 设为 10000 就会用上全部测试集。",
+    "cells.try.intro": "`predict_drawing` 以 `pixels` 的形式拿到你写的数字：28 × 28 个 0 到 1 之间的灰度值，按 MNIST 数字的方式处理过；它把这一张图片做成一批，`show.probabilities` 在上面画出模型给出的十个概率。在你写数字之前，`pixels` 是第一张测试图片，一个 7。",
+    "cells.hint.name": "`{name}` 没有定义：检查拼写，或先运行定义它的单元（各单元共享它们定义的名字，按运行的先后）。",
+    "cells.hint.syntax": "Python 读不懂第 {line} 行：看看这一行或它前面是否少了括号、引号、逗号或冒号。",
+    "cells.hint.indentation": "第 {line} 行的缩进和周围的行对不上：一个代码块缩进四个空格，每一行都一样。",
+    "cells.hint.import": "这里没有 `{module}`，也不需要导入：每个单元里都已经有 `Sequential`、`Conv2D`、`MaxPooling2D`、`Flatten`、`Dense`、`Dropout`、`Adam`、`SGD` 和 `np`。",
+    "cells.hint.keyword": "`{function}` 没有参数 `{argument}`：检查拼写；各层用的是 `Keras` 的参数名，比如 `kernel_size`、`pool_size` 和 `input_shape`。",
+    "cells.hint.missing": "`{function}` 需要参数 `{argument}`：请给出它，拼写和 `Keras` 一样（拼错的参数名会让正确的那个缺失）。",
+    "cells.hint.shape": "这里有两个形状对不上：打印数组的 `.shape` 看看是哪个。图片的形状是 `(n, 28, 28, 1)`，标签是 `(n, 10)`，一张手写的数字要先 `reshape(1, 28, 28, 1)` 成为一批。",
+    "cells.hint.none": "这里有个值是 `None`：在有模型之前 `model` 是 `None`，请先运行模型单元（或训练一个模型）。",
+    "cells.hint.stopped": "已停止：你点了“停止”。这个单元定义的名字不会保留；它正在训练的模型保留已经完成的批次。",
+
     # field labels that only errors use (the others are the page's own labels above)
     "train.seed": "随机种子",
     "train.learningRateDecay": "学习率衰减",
@@ -201,6 +218,9 @@ STRINGS: dict[str, str] = {
     "error.BAD_MODEL.last_layer": "{where}：最后一层必须是 10 个单元、softmax 激活的全连接层，给每个数字一个分数",
     "error.BAD_MODEL.softmax_last": "{where}：只有最后一层可以用 softmax",
     "error.BAD_MODEL.memory": "{where}：训练大约需要 {needed} 内存（{param_count} 个参数），超过了这个浏览器的预算 {budget}——请减少单元数或滤波器数，或减小批大小",
+    "error.BAD_MODEL.no_get_model": "模型单元没有定义 `get_model()`：请运行一个定义了它的模型单元",
+    "error.BAD_MODEL.get_model_failed": "`get_model()` 在你的代码第 {line} 行出错，抛出 `{exception}`：{detail}",
+    "error.BAD_MODEL.not_sequential": "`get_model()` 必须返回一个 `Sequential`，实际返回的是 `{kind}`",
     # digitlab.keras：引擎没有对应功能的 Keras 参数，或形状不对的数组。
     "error.BAD_MODEL.unsupported": "`{call}`：这里 {field} 不能是 {value}——请去掉这个参数（只支持它的默认值）",
     "error.BAD_MODEL.unsupported_choice": "`{call}`：这里 {field} 必须是 {choices} 之一，现在是 {value}",

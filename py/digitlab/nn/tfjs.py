@@ -60,8 +60,11 @@ class BadTfjs(DigitLabError, ValueError):
 
 # ---------------------------------------------------------------- export
 
-def _initializer() -> dict:
-    # What DigitLab's layers are initialised with (nn/layers.py: variance_scaling).
+def _initializer(layer: Layer) -> dict:
+    # What the layer was initialised with (nn/layers.py): the codelab's variance_scaling unless
+    # its spec says glorotUniform (Keras's default, which the Keras-style front may ask for).
+    if getattr(layer, "kernel_initializer", "varianceScaling") == "glorotUniform":
+        return {"class_name": "GlorotUniform", "config": {"seed": None}}
     return {"class_name": "VarianceScaling",
             "config": {"scale": 1, "mode": "fan_in", "distribution": "normal", "seed": None}}
 
@@ -69,7 +72,7 @@ def _initializer() -> dict:
 def _layer_json(layer: Layer, name: str) -> dict:
     """One layer as TF.js 4.22 serialises it (same keys, same order)."""
     if isinstance(layer, Conv2D):
-        config = {"filters": layer.filters, "kernel_initializer": _initializer(),
+        config = {"filters": layer.filters, "kernel_initializer": _initializer(layer),
                   "kernel_regularizer": None, "kernel_constraint": None,
                   "kernel_size": list(layer.kernel_size), "strides": list(layer.strides),
                   "padding": layer.padding, "data_format": "channels_last",
@@ -86,7 +89,7 @@ def _layer_json(layer: Layer, name: str) -> dict:
         config, class_name = {}, "Flatten"
     elif isinstance(layer, Dense):
         config = {"units": layer.units, "activation": layer.activation or "linear",
-                  "use_bias": True, "kernel_initializer": _initializer(),
+                  "use_bias": True, "kernel_initializer": _initializer(layer),
                   "bias_initializer": {"class_name": "Zeros", "config": {}},
                   "kernel_regularizer": None, "bias_regularizer": None,
                   "activity_regularizer": None, "kernel_constraint": None,
