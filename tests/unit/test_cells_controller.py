@@ -97,6 +97,10 @@ def test_the_model_cell_makes_get_models_model_the_one_in_use(lab: Lab) -> None:
     assert history["ok"], history
     assert len(history["value"]["loss"]) == 1
     assert lab.controller.model.param_count() == 9402
+    # Continue (the select still says "code") goes on with the model in use.
+    more = lab.call("train", {"model": "code", "continue": True, **SMALL})
+    assert more["ok"], more
+    assert len(more["value"]["loss"]) == 2 and lab.controller.model.param_count() == 9402
 
 
 def test_a_failing_get_model_leaves_the_model_in_use(lab: Lab) -> None:

@@ -428,7 +428,9 @@ class Controller:
         `model: 'code'` trains what the model cell's get_model() returns, called now.
         """
         code_model = None
-        if args.get("model") == "code" and not args.get("continue"):
+        if args.get("model") == "code" and args.get("continue") is True:
+            args = {key: value for key, value in args.items() if key != "model"}  # the one in use
+        elif args.get("model") == "code":
             code_model = self.model_from_cells()
             args = {**args, "model": code_model.spec()}
         config = check_config(args)
