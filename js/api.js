@@ -4,7 +4,8 @@
 // ./controls.js fills in, so this module does not depend on the controls.
 import { memoryBudget } from "./budget.js";
 import { t } from "./i18n.js";
-import { callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
+import { restoreWeights, runCode, stopCode } from "./coderun.js";
+import { busyError, callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
 import { shareUrl } from "./share.js";
 
 /**
@@ -16,13 +17,14 @@ export const page = {
   padSnapshot: () => ({ width: 0, height: 0, alpha: new Uint8Array(0) }),
   showOnPad: () => {},
   shareConfig: () => ({}),
+  cellCodes: () => ({}),
   weightsLoaded: () => {},
   trainingStarted: () => {},
   trainingEnded: () => {},
 };
 
 async function runTraining(config) {
-  if (state.phase === "training") throw codedError("BUSY", t("error.BUSY"));
+  if (state.phase === "training" || state.phase === "running") throw busyError();
   const call = callWorker("train", config);
   state.epoch = 0;
   state.batch = 0;
@@ -138,6 +140,18 @@ export const digitlab = {
   shareUrl: () => shareUrl(page.shareConfig()),
   // Charts in the dark or light theme (the page follows the system's colour scheme).
   setTheme: (dark) => callWorker("setTheme", { dark: Boolean(dark) }),
+  // The code cells: run one ({step, code} -> {ok, stdout, stderr, error}), stop it, and the
+  // code each cell holds now ({step: code}).
+  runCode: (args) => runCode(args),
+  // A restart: a fresh worker, ready once it has the weights that were in use back.
+  stopCode: () => stopCode((kept) => {
+    digitlab.ready = startWorker().then(async () => {
+      await restoreWeights(kept);
+      return true;
+    });
+    return digitlab.ready;
+  }),
+  cells: () => page.cellCodes(),
 };
 window.digitlab = digitlab;
 

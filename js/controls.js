@@ -6,10 +6,11 @@
 // remembered here, so the page cannot tell one story while the worker holds another.
 import { digitlab, page, start } from "./api.js";
 import { createBuilder } from "./builder.js";
+import { cellCodes, cellsShare, loadCells, renderCellButtons, setupCells } from "./cells.js";
 import { applyTranslations, chooseLanguage, formatNumber, language, setLanguage, showString, showText, t } from "./i18n.js";
 import { setupPad } from "./pad.js";
 import { callWorker, lab, on, python, state } from "./rpc.js";
-import { readSharedConfig, shareUrl } from "./share.js";
+import { readSharedCells, readSharedConfig, shareUrl } from "./share.js";
 import { loadSources, renderSources } from "./source.js";
 import { SCHEMA } from "./schema.js";
 
@@ -45,6 +46,7 @@ async function onReady() {
   renderState();
   if (python.lang !== language()) tellPythonTheLanguage(); // switched while booting
   quietly(loadSources((step) => callWorker("source", { step })));
+  quietly(loadCells(() => callWorker("cellOriginals")));
   const saved = lab.state?.model?.source === "stored" ? lab.state.model : null;
   if (saved && linkModel === null) showModelInSelect(saved); // the select shows what is in use
   await refreshModel();
@@ -75,6 +77,7 @@ function renderState() {
   renderPadHint();
   renderWeightsStatus();
   renderConfusionTable();
+  renderCellButtons();
 }
 
 function onState() {
@@ -84,6 +87,7 @@ function onState() {
   const identity = model ? `${model.source}:${JSON.stringify(model.spec)}` : "";
   if (identity !== shown.modelIdentity) {
     shown.modelIdentity = identity;
+    if (model?.source === "code") showCodeModelInSelect();
     quietly(refreshModel()); // is the selection still (or now) the model in use?
   }
 }
@@ -97,6 +101,13 @@ function showModelInSelect(model) {
     $("model-select").value = model.name;
   }
   $("builder").hidden = $("model-select").value !== "custom";
+}
+
+// The model cell ran: its get_model() is the model in use, and the select says so ("code").
+function showCodeModelInSelect() {
+  $("model-code").hidden = false;
+  $("model-select").value = "code";
+  $("builder").hidden = true;
 }
 
 function renderLinkChoice() {
@@ -329,7 +340,7 @@ function onLanguageSwitch(lang) {
 
 function shareConfig() {
   const config = readConfigFromControls();
-  return { lang: language(), ...config };
+  return { lang: language(), ...config, ...cellsShare() };
 }
 
 // The address bar always holds the current set-up, so a bookmark or a reload keeps it too.
@@ -499,6 +510,7 @@ export function setupControls() {
     padSnapshot: () => pad.snapshot(),
     showOnPad: (alpha, width, height) => pad.showImage(alpha, width, height),
     shareConfig,
+    cellCodes,
     weightsLoaded: () => {}, // the state message that came before the reply has shown it
     trainingStarted: onTrainingStarted,
     trainingEnded: onTrainingEnded,
@@ -511,6 +523,7 @@ export function setupControls() {
   applyTrainingSchema();
   restoreSharedConfig(shared);
   wireControls();
+  setupCells({ sharedCells: readSharedCells(), shareChanged: updateUrl });
   setControlsEnabled(false);
   renderPadHint();
 }

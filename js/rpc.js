@@ -32,7 +32,18 @@ export const python = { lang: null };
  * progress(message) each training progress message, state(labState) each state message,
  * phase() a call that changed the phase (training, evaluating) and set it back.
  */
-export const on = { alert: () => {}, ready: () => {}, progress: () => {}, state: () => {}, phase: () => {} };
+export const on = { alert: () => {}, ready: () => {}, progress: () => {}, state: () => {}, phase: () => {},
+  cellOutput: () => {} };
+
+/** Pyodide's interrupt buffer, shared with the worker: writing 2 stops a running code cell
+ *  with KeyboardInterrupt. Only a cross-origin isolated page has SharedArrayBuffer. */
+export const interruptBuffer = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+
+/** BUSY, saying what keeps the lab busy (a model training, a code cell running). */
+export function busyError() {
+  const reason = state.phase === "running" ? "running" : "training";
+  return codedError("BUSY", t("error.BUSY", { detail: t(`error.BUSY.${reason}`) }), { reason });
+}
 
 /** The phase a call puts the page in (and back), told to the page so its controls follow. */
 export function setPhase(phase) {
@@ -125,6 +136,9 @@ function showBootProgress(message) {
  */
 export function startWorker() {
   worker?.terminate();
+  // The old worker's calls never get an answer: settle them (quietly: Stop said why).
+  for (const pending of pendingCalls.values()) pending.reject(codedError("RESTARTED", t("cell.restarted")));
+  pendingCalls.clear();
   resetBootProgress();
   setPhase("booting");
   for (const key of Object.keys(bootBytes)) delete bootBytes[key];
@@ -140,7 +154,7 @@ export function startWorker() {
     canvases[id] = canvas.transferControlToOffscreen();
     canvas.dataset.transferred = "1";
   }
-  worker.postMessage({ type: "init", canvases, settings: uiSettings() }, Object.values(canvases));
+  worker.postMessage({ type: "init", canvases, settings: uiSettings(), interruptBuffer }, Object.values(canvases));
   return readyPromise;
 }
 
@@ -182,6 +196,7 @@ function onWorkerMessage(message) {
     case "state": return onState(message.state);
     case "result": return settleCall(message);
     case "alt": return setAltText(message);
+    case "cell-output": return on.cellOutput(message);
     default: return undefined;
   }
 }
@@ -216,8 +231,8 @@ const CALLS_WHILE_TRAINING = new Set(["setLanguage", "setTheme"]);
 
 /** Call `App.call_<method>` in the worker; rejects at once while training or not booted. */
 export function callWorker(method, args, bytes) {
-  if (state.phase === "training" && !CALLS_WHILE_TRAINING.has(method)) {
-    return Promise.reject(codedError("BUSY", t("error.BUSY")));
+  if ((state.phase === "training" || state.phase === "running") && !CALLS_WHILE_TRAINING.has(method)) {
+    return Promise.reject(busyError());
   }
   if (state.phase === "booting" || state.phase === "error" || !worker) {
     return Promise.reject(codedError("RUNTIME", t("error.RUNTIME.not_ready"), { reason: "not_ready" }));

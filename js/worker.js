@@ -133,7 +133,7 @@ async function loadPackageFiles(pyodide) {
   }
 }
 
-async function boot(canvases, settings) {
+async function boot(canvases, settings, interruptBuffer) {
   let pyodide;
   try {
     const { loadPyodide } = await import(PYODIDE_DIR + "pyodide.mjs");
@@ -154,6 +154,7 @@ async function boot(canvases, settings) {
   }
   if (errors.length) throw new StageError("runtime", "RUNTIME", errors.join(" "));
   pyodideModule = pyodide;
+  if (interruptBuffer) pyodide.setInterruptBuffer(interruptBuffer); // Stop for code cells
   await loadPackageFiles(pyodide);
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
   app = pyodide.pyimport("digitlab.web.worker").start(canvases, JSON.stringify(settings));
@@ -173,7 +174,7 @@ self.onmessage = async (event) => {
   }
   if (message.type === "init") {
     try {
-      const value = await boot(message.canvases, message.settings);
+      const value = await boot(message.canvases, message.settings, message.interruptBuffer);
       value.restored = await restoreModel();
       if (!bootFailed) postMessage({ type: "ready", value });
     } catch (error) {

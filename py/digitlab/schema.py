@@ -107,6 +107,7 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
     "index": {"label": "field.index"},
     "pixels": {"label": "field.pixels"},
     "step": {"label": "field.step"},
+    "code": {"label": "field.code"},
     "backend": {"label": "field.backend"},
 }
 
@@ -123,7 +124,7 @@ ERRORS: dict[str, dict[str, Any]] = {
                                "pixels", "pad_size", "continue_setting",
                                # digitlab.keras's compile, fit, evaluate, predict, optimisers
                                "unsupported", "unsupported_choice", "array_shape", "lengths",
-                               "one_hot_labels", "class_labels", "not_compiled"]},
+                               "one_hot_labels", "class_labels", "not_compiled", "code"]},
     "BAD_MODEL": {"reasons": ["unknown_model", "json", "not_list", "not_object", "unknown_type",
                               "unknown_field", "positive_int", "positive_size", "choice",
                               "rate", "input_shape", "needs_image", "needs_flatten", "shrinks",
@@ -157,7 +158,7 @@ ERRORS: dict[str, dict[str, Any]] = {
     "BAD_IMAGE": {"reasons": ["empty", "too_large", "too_many_pixels", "unreadable", "blank"]},
     "RUNTIME": {"reasons": ["not_ready", "exception", "download", "http"]},
     "INTERNAL": {"reasons": ["unknown_method", "exception"]},
-    "BUSY": {"reasons": ["training"]},
+    "BUSY": {"reasons": ["training", "running"]},
     "UNSUPPORTED": {"reasons": []},
 }  # fmt: skip
 

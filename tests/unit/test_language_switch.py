@@ -165,10 +165,11 @@ def test_code_segments_are_balanced_and_canvases_have_none() -> None:
 
 def test_code_segments_are_only_where_the_page_renders_them() -> None:
     """js/i18n.js shows segments in data-i18n elements, the banner, the builder's problems and
-    the Load control's state, and the code cells' narrative and hints; everything else the
-    page sets as plain text."""
+    the Load control's state, the code cells' narrative and hints, and the cells' own
+    strings; everything else the page sets as plain text."""
     rendered = re.compile(r"^(\w+\.explain|error\..+|files\.(loading|loaded|refused|tfjsHelp)|"
-                          r"cells\.(\w+\.intro|hint\.\w+))$")  # the code cells' texts
+                          r"cells\.(\w+\.intro|hint\.\w+)"  # the code cells' texts
+                          r"|cell\.(keys|error|errorNoLine)|model\.code)$")
     for lang, table in STRINGS.items():
         marked = {key for key, value in table.items() if "`" in value}
         assert {key for key in marked if not rendered.match(key)} == set(), lang

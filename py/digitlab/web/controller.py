@@ -47,6 +47,7 @@ from digitlab.nn.zoo import ZOO, build_model
 from digitlab.schema import LANGUAGES, TRAINING, TRAINING_DEFAULTS
 from digitlab.web import sources, views
 from digitlab.web.canvas import CanvasSet
+from digitlab.web.cells import Cells
 
 CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
 # What may run while a model trains (the page's own guard rejects the rest first): reading
@@ -119,7 +120,10 @@ class Controller:
     """One per worker. `call_<method>` answers the page's `window.digitlab.<method>`."""
 
     def __init__(self, canvases: CanvasSet, settings: dict, post: Post,
-                 yield_now: Callable[[], Awaitable[Any]], take_stop: Callable[[], bool]) -> None:
+                 yield_now: Callable[[], Awaitable[Any]], take_stop: Callable[[], bool],
+                 pause: Callable[[], None] = lambda: None) -> None:
+        """`pause()`: let the worker receive messages and show frames from inside synchronous
+        code (a code cell's training); a no-op where that cannot be done."""
         self.settings = settings
         self.lang = self.settings.get("lang", "en")
         self.canvases = canvases
@@ -138,6 +142,8 @@ class Controller:
         # shared slot would hand one call's bytes to another.
         self.outgoing: dict[int, bytes] = {}
         self.next_token = 0
+        self.cells = Cells(post, pause, take_stop)  # the code cells (web/cells.py)
+        self.code_model: Sequential | None = None  # what the model cell's get_model() made
         views.attach(canvases, post)  # where the canvases' alt texts go
 
     # ------------------------------------------------------------ 1. data
@@ -221,6 +227,8 @@ class Controller:
                 raise error("INTERNAL", "unknown_method", value=method)
             if self.training and method not in CALLS_WHILE_TRAINING:
                 raise error("BUSY", "training")
+            if self.cells.running and method not in CALLS_WHILE_TRAINING:
+                raise error("BUSY", "running")  # a cell that yields lets calls in
             value = handler(args or {}, payload)
             if hasattr(value, "__await__"):
                 value = await value
@@ -275,7 +283,8 @@ class Controller:
             # For the confusion matrix's table and the per-digit text: words, not pixels.
             "perClass": self.evaluation["perClass"], "counts": self.evaluation["counts"],
             "confusion": self.evaluation["confusion"]}
-        return {"phase": "training" if self.training else "ready", "model": model,
+        phase = "training" if self.training else "running" if self.cells.running else "ready"
+        return {"phase": phase, "model": model,
                 "run": self.run_state(), "evaluation": evaluation}
 
     def run_state(self) -> dict | None:
@@ -341,6 +350,8 @@ class Controller:
         if lang not in LANGUAGES:
             raise ConfigError("choice", field="lang", value=lang, choices=list(LANGUAGES))
         self.lang = lang
+        if self.cells.session is not None:
+            self.cells.session.set_language(lang)  # hints in the new language
         return self.redraw()
 
     def redraw(self) -> list[str]:
@@ -358,6 +369,12 @@ class Controller:
 
     def call_summary(self, args: dict, payload: Any) -> dict:
         spec = args.get("model", "tutorial")
+        if spec == "code":  # the model the model cell's get_model() made when it last ran
+            # (after a worker restart: the model in use, if it came from the cells)
+            model = self.code_model or (self.model if self.source == "code" else None)
+            if model is None:
+                raise error("NO_MODEL", "no_model")
+            return {**model.summary(), "active": self.is_active(model.spec())}
         if spec != "current":
             self.check_plan(spec, None)  # never allocate a model the budget cannot hold
         if spec == "current" and self.model:
@@ -410,7 +427,16 @@ class Controller:
     # ------------------------------------------------------------ 3. train
 
     async def call_train(self, args: dict, payload: Any) -> dict:
-        """Train; resolves with the run's whole history (continued runs included)."""
+        """Train; resolves with the run's whole history (continued runs included).
+
+        `model: 'code'` trains what the model cell's get_model() returns, called now.
+        """
+        code_model = None
+        if args.get("model") == "code" and args.get("continue") is True:
+            args = {key: value for key, value in args.items() if key != "model"}  # the one in use
+        elif args.get("model") == "code":
+            code_model = self.model_from_cells()
+            args = {**args, "model": code_model.spec()}
         config = check_config(args)
         resume = config["continue"] and self.model is not None
         if resume:
@@ -418,7 +444,7 @@ class Controller:
         else:
             self.check_plan(config["model"], config["batchSize"])
             settings, epochs = {key: config[key] for key in RUN_SETTINGS}, config["epochs"]
-        self.prepare_model(args, config, settings, resume)
+        self.prepare_model(args, config, settings, resume, code_model)
         self.data.split(settings["trainSize"], settings["validationSize"], settings["seed"])
         x, y = self.data.train_set()
         data = {"x": x, "y": y, "batch_size": settings["batchSize"],
@@ -492,11 +518,13 @@ class Controller:
                               limits=[least, TRAINING["epochs"]["max"]])
         return settings, epochs
 
-    def prepare_model(self, args: dict, config: dict, settings: dict, resume: bool) -> None:
-        """A fresh model, or (continue) the current one with its optimiser state: a new
-        optimiser only when the call names another kind, or the model has none."""
+    def prepare_model(self, args: dict, config: dict, settings: dict, resume: bool,
+                      code_model: Sequential | None = None) -> None:
+        """A fresh model (or the code cell's, as it was built), or (continue) the current one
+        with its optimiser state: a new optimiser only when the call names another kind, or
+        the model has none."""
         if not resume:
-            model = model_from(config["model"], seed=config["seed"])
+            model = code_model or model_from(config["model"], seed=config["seed"])
             model.compile(make_optimizer(config["optimizer"], config["learningRate"]))
             self.model = model
             return
@@ -641,7 +669,9 @@ class Controller:
                                          else tfjs.read_zip(data))
         model = self.model or model_from("tutorial")
         weights.load_into(model, data)  # BadWeights (BAD_WEIGHTS) leaves the model unchanged
-        self.set_model(model, "stored" if args.get("source") == "stored" else "file")
+        # A restarted worker gets the model that was in use back, with where it came from.
+        source = args.get("source")
+        self.set_model(model, source if source in SOURCES else "file")
         return model.summary()
 
     def call_loadModelFiles(self, args: dict, payload: Any) -> dict:
@@ -673,6 +703,74 @@ class Controller:
     def call_exportTfjs(self, args: dict, payload: Any) -> Outgoing:
         """The model in use as a TF.js Layers model: a zip of model.json and model.weights.bin."""
         return Outgoing(tfjs.export_zip(self.require_model()))
+
+    # ------------------------------------------------------------ the code cells
+
+    def call_cellOriginals(self, args: dict, payload: Any) -> dict[str, str]:
+        """{step: the original code of its cell}: the page fills its editors with these."""
+        return self.cells.originals()
+
+    def session(self) -> Any:
+        # What a cell draws is shown like the page's own drawings: alt text posted, kept for
+        # a language switch.
+        session = self.cells.session_for(
+            self.data, self.canvases, self.lang, self.model,
+            lambda name, paint: views.present(self.canvases, name, self.lang, paint))
+        if self.pad_image is not None:
+            session.set_pixels(self.pad_image)  # the try cell's `pixels`: the pad's drawing
+        return session
+
+    def model_from_cells(self) -> Sequential:
+        """get_model() of the model cell, called now (DigitLabError when it fails)."""
+        return self.session().model_from_code()
+
+    def call_runCode(self, args: dict, payload: Any) -> dict:
+        """Run a cell: {ok, stdout, stderr, error: None | {type, message, line, hint}}. Errors
+        in the reader's code are the result, not a refusal. After the model cell runs, its
+        get_model() is the model in use (source 'code'); if that fails, the model stays."""
+        step, code = self.cells.check(args)
+        session = self.session()
+        self.cells.running = step
+        self.post_state()
+        try:
+            result = self.cells.run(step, code, session, self.lang)
+            if result["ok"] and step == "model":
+                result = self.adopt_code_model(session, result)
+            else:
+                self.follow_cells_model(session, step)
+        finally:
+            self.cells.running = None
+            self.post_state()
+        return result
+
+    def follow_cells_model(self, session: Any, step: str) -> None:
+        """After a cell: a model the cells now name is the model in use; the model in use
+        trained by a cell (its weights changed in place, even by a stopped fit) has no run of
+        the page's any more, and its evaluation and pad views are out of date."""
+        engine = session.model
+        if engine is None:
+            return
+        if engine is not self.model:
+            self.set_model(engine, "code", untrained=step not in ("train",))
+        elif step == "train":
+            self.untrained, self.run, self.run_settings, self.evaluation = False, None, None, None
+            self.draw_pad_views()
+
+    def adopt_code_model(self, session: Any, result: dict) -> dict:
+        try:
+            model = session.model_from_code()
+        except DigitLabError as problem:
+            return {**result, "ok": False, "error": {
+                "type": problem.code, "message": describe(problem, self.lang, framed=False),
+                "line": None, "hint": None}}
+        except Exception as exception:  # noqa: BLE001 - the reader's get_model failed: say so
+            return {**result, "ok": False, "error": {
+                "type": type(exception).__name__, "message": str(exception), "line": None,
+                "hint": None}}
+        self.code_model = model
+        self.set_model(model, "code", untrained=True)
+        session.set_model(model)  # `model` in the cells: what get_model() made, as compiled
+        return result
 
     def call_useModel(self, args: dict, payload: Any) -> dict:
         """Use a model built from a spec, untrained (a share link's, when the reader accepts

@@ -69,6 +69,12 @@ def _show(canvases: Any, name: str, lang: str, paint: Painter) -> None:
     _paint(canvases, shown, name, paint, lang)
 
 
+def present(canvases: Any, name: str, lang: str, paint: Painter) -> None:
+    """Show a code cell's drawing on canvas `name` as the page's own are shown (its alt text
+    posted, kept for a language switch)."""
+    _show(canvases, name, lang, paint)
+
+
 def _paint(canvases: Any, shown: _Shown, name: str, paint: Painter, lang: str) -> None:
     alt = paint(canvases, lang)
     if alt is not None:

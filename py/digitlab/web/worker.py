@@ -57,7 +57,7 @@ class Worker:
 def start(canvases: Any, settings_json: str) -> Worker:
     """The worker's Python side, on the OffscreenCanvases the page transferred."""
     import js
-    from pyodide.ffi import to_js
+    from pyodide.ffi import can_run_sync, run_sync, to_js
 
     def put_pixels(ctx: Any, rgba: np.ndarray, x: int, y: int) -> None:
         height, width, _ = rgba.shape
@@ -68,8 +68,15 @@ def start(canvases: Any, settings_json: str) -> Worker:
     def post(message: dict) -> None:
         js.digitlabPost(json.dumps(message))
 
+    def pause() -> None:
+        # JSPI: suspend this synchronous Python until the worker has run its event loop once
+        # (a code cell's training: frames shown, Stop heard). Not where it cannot suspend.
+        if can_run_sync():
+            run_sync(js.digitlabYield())
+
     settings = json.loads(settings_json)
     canvas_set = CanvasSet(canvases.to_py(depth=1), put_pixels,
                            dark=bool(settings.get("dark", False)))
-    controller = Controller(canvas_set, settings, post, js.digitlabYield, js.digitlabTakeStop)
+    controller = Controller(canvas_set, settings, post, js.digitlabYield, js.digitlabTakeStop,
+                            pause)
     return Worker(controller, to_js)
