@@ -4,7 +4,7 @@
 // ./controls.js fills in, so this module does not depend on the controls.
 import { memoryBudget } from "./budget.js";
 import { t } from "./i18n.js";
-import { callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
+import { boot, callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
 import { shareUrl } from "./share.js";
 
 /**
@@ -85,6 +85,8 @@ export const digitlab = {
   plan: (options = {}) => callWorker("plan", options),
   budget: () => memoryBudget(),
   shareUrl: () => shareUrl(page.shareConfig()),
+  // Where the boot's time went (sync): stage -> [start, end] ms since navigation start.
+  bootTimings: () => boot.timings && structuredClone(boot.timings),
 };
 window.digitlab = digitlab;
 
