@@ -68,8 +68,10 @@ async function verifyRuntimeFile(name, stream) {
 // rather than once the runtime is up: Pyodide's own fetch of one then gets this response.
 const EARLY_WHEELS = { "__EARLY_WHEELS__": "" };
 const nativeFetch = globalThis.fetch.bind(globalThis);
+// Read whole at once: an unread body would stall after the browser's first buffer.
 const earlyFetches = new Map(Object.entries(EARLY_WHEELS).map(([file, integrity]) => {
-  const early = nativeFetch(PYODIDE_DIR + file, { integrity });
+  const early = nativeFetch(PYODIDE_DIR + file, { integrity }).then(async (response) => (
+    response.ok ? new Response(await response.arrayBuffer(), { status: response.status, headers: response.headers }) : response));
   early.catch(() => {}); // Pyodide's fetch of it gets the failure
   return [PYODIDE_DIR + file, early];
 }));
@@ -84,28 +86,31 @@ globalThis.fetch = async (input, init) => {
   const response = await (early ?? nativeFetch(input, init));
   if (stage === "runtime" && !response.ok) failBoot(stage, `${name}: HTTP ${response.status}`);
   if (!stage || !response.body) return response;
-  let body = response.body;
-  if (RUNTIME_SHA256[name]) {
-    // Hash a copy while Pyodide compiles the other one as it streams in.
-    const [forPyodide, forHash] = body.tee();
-    verifyRuntimeFile(name, forHash);
-    body = forPyodide;
-  }
-  const total = Number(response.headers.get("content-length")) || 0;
-  let loaded = 0;
-  const counter = new TransformStream({
-    transform(chunk, controller) {
-      loaded += chunk.byteLength;
-      postMessage({ type: "boot", stage, url, loaded, total });
-      controller.enqueue(chunk);
-    },
-  });
-  return new Response(body.pipeThrough(counter), {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
+  // Pyodide gets the browser's own Response, untouched: it keeps its URL, so V8 may cache the
+  // compiled runtime for the next visit (a Response made here would be compiled every time).
+  // A copy is counted for the progress bars, and hashed.
+  watch(response.clone(), stage, url, name);
+  return response;
 };
+
+async function watch(copy, stage, url, name) {
+  const total = Number(copy.headers.get("content-length")) || 0;
+  const kept = RUNTIME_SHA256[name] ? [] : null;
+  let loaded = 0;
+  try {
+    const reader = copy.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      loaded += value.byteLength;
+      kept?.push(value);
+      postMessage({ type: "boot", stage, url, loaded, total });
+    }
+  } catch {
+    return; // the download failed: whoever reads the response itself reports it
+  }
+  if (kept) verifyRuntimeFile(name, new Blob(kept).stream());
+}
 
 // Start the data download at once, so it overlaps the runtime's start; Python awaits it.
 function prefetch(url) {

@@ -24,7 +24,7 @@ DURING_AND_AFTER_BOOT = """async () => {
 
 
 def test_boot_timings_are_ordered_and_ready_keeps_its_promise(fresh_page, server_url) -> None:
-    page, _ = fresh_page
+    page, log = fresh_page
     page.set_default_timeout(READY_TIMEOUT_MS)
     page.goto(server_url)
     page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)")
@@ -54,6 +54,9 @@ def test_boot_timings_are_ordered_and_ready_keeps_its_promise(fresh_page, server
     assert later["pillow"][0] >= timings["ready"] - 1
     assert later["warmUp"][0] >= later["pillow"][1] - 1
     assert {k: v for k, v in later.items() if k not in AFTER_READY} == timings
+    # Fetched from the worker's start, and that response is the one Pyodide installs.
+    assert len(log.matching("numpy-2.0.2")) == 1, log.matching("numpy-2.0.2")
+    assert log.matching("bytecode.bin"), "the package's bytecode was not fetched"
     assert not page.errors
 
 
