@@ -702,9 +702,9 @@ def parse_plan(argv: list[str] | None) -> Plan:
                         help="comma-separated tfjs backends (default: cpu,webgl)")
     parser.add_argument("--ready", action="store_true",
                         help="only time to ready against the bare Pyodide boot (minutes)")
-    parser.add_argument("--samples", type=int, default=READY_SAMPLES,
+    parser.add_argument("--samples", type=int,
                         help=f"first visits and reloads per page for ready (default "
-                             f"{READY_SAMPLES})")
+                             f"{READY_SAMPLES}; 1 with --quick)")
     parser.add_argument("--out", type=Path, help="results file (default: bench/results/<UTC time>"
                                                  "[-quick].json)")
     args = parser.parse_args(argv)
@@ -715,7 +715,7 @@ def parse_plan(argv: list[str] | None) -> Plan:
                 test_size=QUICK_TEST_SIZE if args.quick else FULL_TEST_SIZE,
                 tfjs_backends=[b for b in args.backends.split(",") if b],
                 strong=args.strong, out=out, quick=args.quick, ready_only=args.ready,
-                ready_samples=args.samples)
+                ready_samples=args.samples or (1 if args.quick else READY_SAMPLES))
 
 
 def run_ready_comparison(plan: Plan) -> EngineResult:
