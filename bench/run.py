@@ -1,7 +1,11 @@
 """DigitLab benchmark: the TF.js codelab's CNN and training config in DigitLab (Pyodide in the
 page), in TensorFlow.js 4.22 (cpu and webgl backends) and under CPython, in one run on one machine.
 
-Usage: python3 bench/run.py [--quick] [--strong] [--out bench/results/NAME.json]
+Usage: python3 bench/run.py [--quick] [--strong] [--ready] [--out bench/results/NAME.json]
+
+Time to `ready` is compared with its floor measured in the same run: bench/bare/, a module
+worker that loads the site's own Pyodide and imports NumPy, nothing else. `--ready` runs only
+that comparison (median of 5 first visits and 5 reloads of each page), in a couple of minutes.
 
 Every timing job on this machine takes /tmp/digitlab-timing.lock, so two benchmarks (or a
 benchmark and a timing test) never share the 2 cores; this script takes it itself.
@@ -51,6 +55,7 @@ FULL_TEST_SIZE = 10_000
 # CI's smoke run: every engine and every code path, in a couple of minutes.
 QUICK = {**CODELAB, "trainSize": 1000, "epochs": 1}
 QUICK_TEST_SIZE = 2000
+READY_SAMPLES = 5  # first visits and reloads of each page for the time to ready
 
 
 @dataclass
@@ -63,6 +68,8 @@ class Plan:
     strong: bool
     out: Path
     quick: bool
+    ready_only: bool = False  # --ready: only DigitLab's time to ready against the bare boot
+    ready_samples: int = READY_SAMPLES
 
 
 @dataclass
@@ -175,6 +182,37 @@ def bench_server() -> Iterator[str]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def site_server() -> Iterator[str]:
+    """site/ with build.py's own handler (its headers: CSP, COOP/COEP, caching), plus
+    bench/bare/ at /bench-bare/: the page and its floor served the same way, by one server."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import build
+    finally:
+        sys.path.pop(0)
+    if build.is_stale():
+        build.build()
+    bare = (BENCH / "bare").resolve()
+
+    class Handler(build.SiteHandler):
+        def translate_path(self, path: str) -> str:
+            route = urlparse(path).path
+            if route.startswith(BARE_PATH):
+                target = (bare / (route[len(BARE_PATH):] or "index.html")).resolve()
+                return str(target) if target.is_relative_to(bare) else str(bare / "missing")
+            return super().translate_path(path)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # ---------------------------------------------------------------- browser helpers
 
 class LocalOnly:
@@ -255,6 +293,112 @@ TIME_TO_READY = """async () => {
   await window.digitlab.ready;
   return { ms: performance.now(), phaseWhenAsked: phase };
 }"""
+
+
+BARE_PATH = "/bench-bare/"
+# The bare page's `ready`: NumPy imported; its marks are on the page's clock too.
+BARE_TIME_TO_READY = """async () => {
+  const marks = await window.bare.ready;
+  return { ms: performance.now(), marks };
+}"""
+# DigitLab's `ready` and where its boot went (window.digitlab.bootTimings()).
+DIGITLAB_TIME_TO_READY = """async () => {
+  await window.digitlab.ready;
+  const ms = performance.now();
+  const timings = window.digitlab.bootTimings ? window.digitlab.bootTimings() : null;
+  return { ms, timings };
+}"""
+
+
+def time_to_ready(page: Page, url: str, ready_global: str, script: str) -> dict[str, Any]:
+    page.goto(url)
+    page.wait_for_function(f"() => Boolean(window.{ready_global} && window.{ready_global}.ready)",
+                           timeout=BOOT_TIMEOUT_MS)
+    return page.evaluate(script)
+
+
+def measure_ready_pair(browser: Browser, url: str, ready_global: str,
+                       script: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One first visit (a fresh context: empty HTTP cache, no storage) and one reload in the
+    same context (warm HTTP cache and V8's code cache)."""
+    with fresh_page(browser) as (page, _guard):
+        cold = time_to_ready(page, url, ready_global, script)
+        warm = time_to_ready(page, url, ready_global, script)
+    return cold, warm
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def median_marks(samples: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Each boot mark's median over the samples (ms since navigation start); a mark is
+    a number or a [start, end] pair."""
+    present = [s for s in samples if s]
+    if not present:
+        return None
+    out: dict[str, Any] = {}
+    for name, first in present[0].items():
+        values = [s.get(name) for s in present if s.get(name) is not None]
+        if not values:
+            out[name] = None
+        elif isinstance(first, list):
+            out[name] = [median([v[0] for v in values]), median([v[1] for v in values])]
+        elif isinstance(first, int | float):
+            out[name] = median(values)
+    return out
+
+
+def run_ready(browser: Browser, url: str, samples: int) -> EngineResult:
+    """DigitLab's time to `ready` against the bare boot's, sample by sample in turns (so a
+    load change on the machine hits both), as ratios of medians."""
+    from build import PYODIDE_VERSION  # site_server put build.py on the path first
+
+    pages = {"bare": (f"{url}{BARE_PATH.lstrip('/')}?dir=pyodide-{PYODIDE_VERSION}", "bare",
+                      BARE_TIME_TO_READY),
+             "digitlab": (url, "digitlab", DIGITLAB_TIME_TO_READY)}
+    runs: dict[str, dict[str, list]] = {name: {"cold": [], "warm": []} for name in pages}
+    for index in range(samples):
+        order = list(pages) if index % 2 == 0 else list(reversed(pages))
+        for name in order:
+            cold, warm = measure_ready_pair(browser, *pages[name])
+            runs[name]["cold"].append(cold)
+            runs[name]["warm"].append(warm)
+            log(f"ready sample {index + 1}/{samples} {name}: cold {cold['ms'] / 1000:.2f} s, "
+                f"reload {warm['ms'] / 1000:.2f} s")
+    figures: dict[str, Any] = {"samples": samples}
+    for name, visits in runs.items():
+        for visit, measured in visits.items():
+            seconds = [m["ms"] / 1000 for m in measured]
+            marks = [m.get("marks") or m.get("timings") for m in measured]
+            figures[f"{name}_{visit}_seconds"] = seconds
+            figures[f"{name}_{visit}_median_seconds"] = median(seconds)
+            figures[f"{name}_{visit}_breakdown_ms"] = median_marks(marks)
+            figures[f"{name}_{visit}_breakdowns_ms"] = marks
+    for visit in ("cold", "warm"):
+        figures[f"ratio_{visit}"] = (figures[f"digitlab_{visit}_median_seconds"]
+                                     / figures[f"bare_{visit}_median_seconds"])
+    return EngineResult("ready", figures)
+
+
+def ready_lines(result: EngineResult) -> list[str]:
+    if result.error:
+        return ["", f"time to ready FAILED: {result.error}"]
+    f = result.figures
+    lines = ["", f"time to ready, median of {f['samples']} (bare = the site's Pyodide + import "
+                 "numpy in a module worker, nothing else):"]
+    for visit, label in (("cold", "first visit"), ("warm", "reload")):
+        lines.append(f"  {label:<11} DigitLab {f[f'digitlab_{visit}_median_seconds']:.2f} s, "
+                     f"bare {f[f'bare_{visit}_median_seconds']:.2f} s: "
+                     f"{f[f'ratio_{visit}']:.2f}x the floor")
+    breakdown = f.get("digitlab_cold_breakdown_ms") or {}
+    spans = [(name, v) for name, v in breakdown.items() if isinstance(v, list)]
+    if spans:
+        lines.append("  DigitLab first visit, ms since navigation start (median): " + ", ".join(
+            f"{name} {start:.0f}-{end:.0f}" for name, (start, end) in spans))
+    return lines
 
 
 # ---------------------------------------------------------------- engines
@@ -434,6 +578,16 @@ def table(results: list[EngineResult], plan: Plan) -> str:
                      f"{speedup:>18}")
     lines += ["", "speed-up = engine's training seconds / DigitLab's (above 1: DigitLab is faster)"]
     lines += page_lines(results)
+    for r in results:
+        if r.engine == "ready":
+            lines += ready_lines(r)
+    return "\n".join(lines)
+
+
+def ready_table(results: list[EngineResult]) -> str:
+    lines = [f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.platform()}"]
+    for r in results:
+        lines += ready_lines(r)
     return "\n".join(lines)
 
 
@@ -519,6 +673,7 @@ def rounded(value: Any) -> Any:
 def write_results(results: list[EngineResult], plan: Plan, text: str) -> None:
     document = {
         "quick": plan.quick,
+        "ready_only": plan.ready_only,
         "config": plan.config,
         "test_size": plan.test_size,
         "environment": environment(),
@@ -545,19 +700,38 @@ def parse_plan(argv: list[str] | None) -> Plan:
                         help="also train the strong model in the page on 54000 images (minutes)")
     parser.add_argument("--backends", default="cpu,webgl",
                         help="comma-separated tfjs backends (default: cpu,webgl)")
+    parser.add_argument("--ready", action="store_true",
+                        help="only time to ready against the bare Pyodide boot (minutes)")
+    parser.add_argument("--samples", type=int,
+                        help=f"first visits and reloads per page for ready (default "
+                             f"{READY_SAMPLES}; 1 with --quick)")
     parser.add_argument("--out", type=Path, help="results file (default: bench/results/<UTC time>"
                                                  "[-quick].json)")
     args = parser.parse_args(argv)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or RESULTS / f"{stamp}{'-quick' if args.quick else ''}.json"
+    suffix = "-ready" if args.ready else "-quick" if args.quick else ""
+    out = args.out or RESULTS / f"{stamp}{suffix}.json"
     return Plan(config=dict(QUICK if args.quick else CODELAB),
                 test_size=QUICK_TEST_SIZE if args.quick else FULL_TEST_SIZE,
                 tfjs_backends=[b for b in args.backends.split(",") if b],
-                strong=args.strong, out=out, quick=args.quick)
+                strong=args.strong, out=out, quick=args.quick, ready_only=args.ready,
+                ready_samples=args.samples or (1 if args.quick else READY_SAMPLES))
+
+
+def run_ready_comparison(plan: Plan) -> EngineResult:
+    with site_server() as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            return attempt("ready", functools.partial(run_ready, browser, url,
+                                                      plan.ready_samples))
+        finally:
+            browser.close()
 
 
 def run_all(plan: Plan) -> list[EngineResult]:
-    results: list[EngineResult] = []
+    results: list[EngineResult] = [run_ready_comparison(plan)]
+    if plan.ready_only:
+        return results
     with digitlab_server() as digitlab_url, bench_server() as tfjs_url, \
             sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -581,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = parse_plan(argv)
     with timing_lock():
         results = run_all(plan)
-    text = table(results, plan)
+    text = ready_table(results) if plan.ready_only else table(results, plan)
     print(text, flush=True)
     write_results(results, plan, text)
     return 1 if any(r.error for r in results) else 0

@@ -5,7 +5,7 @@
 import { memoryBudget } from "./budget.js";
 import { t } from "./i18n.js";
 import { restoreWeights, runCode, stopCode } from "./coderun.js";
-import { busyError, callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
+import { boot, busyError, callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
 import { shareUrl } from "./share.js";
 
 /**
@@ -152,6 +152,8 @@ export const digitlab = {
     return digitlab.ready;
   }),
   cells: () => page.cellCodes(),
+  // Where the boot's time went (sync): stage -> [start, end] ms since navigation start.
+  bootTimings: () => boot.timings && structuredClone(boot.timings),
 };
 window.digitlab = digitlab;
 

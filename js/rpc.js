@@ -142,6 +142,7 @@ export function startWorker() {
   resetBootProgress();
   setPhase("booting");
   for (const key of Object.keys(bootBytes)) delete bootBytes[key];
+  boot.timings = null;
   const readyPromise = new Promise((resolve, reject) => { readyResolvers = { resolve, reject }; });
   readyPromise.catch(() => {}); // callers get the rejection through digitlab.ready
 
@@ -179,7 +180,27 @@ function failBoot(reply) {
   readyResolvers = null;
 }
 
+/**
+ * Where this boot's time went: stage -> [start, end] in ms since the page's navigation start
+ * (performance.now()'s clock), `ready` a single time; stages deferred past ready (`after`)
+ * arrive later. Null until the worker is ready.
+ */
+export const boot = { timings: null };
+
+function onPageClock(timings) {
+  const toPage = (epochMs) => epochMs - performance.timeOrigin;
+  return Object.fromEntries(Object.entries(timings).map(([stage, at]) => (
+    [stage, Array.isArray(at) ? at.map(toPage) : toPage(at)])));
+}
+
+function addBootTimings(timings) {
+  boot.timings = { ...boot.timings, ...onPageClock(timings) };
+}
+
 function onReady(value) {
+  boot.timings = null;
+  addBootTimings(value.bootTimings || {});
+  delete value.bootTimings;
   state.phase = "ready";
   $("boot").hidden = true;
   on.ready(value);
@@ -192,6 +213,7 @@ function onWorkerMessage(message) {
     case "boot": return showBootProgress(message);
     case "ready": return onReady(message.value);
     case "boot-error": return failBoot(message);
+    case "boot-timings": return addBootTimings(message.timings);
     case "progress": return onProgress(message);
     case "state": return onState(message.state);
     case "result": return settleCall(message);

@@ -4,6 +4,8 @@
 
 const PYODIDE_DIR = new URL("../vendor/__PYODIDE_DIR__/", import.meta.url).href;
 const PY_FILES = ["__PY_FILES__"]; // build.py writes the list of package files, content-hashed
+// Their bytecode for Pyodide's Python, compiled at build time (null: Python compiles them).
+const PY_BYTECODE = "__PY_BYTECODE__";
 const KERNELS = { "__KERNELS__": "" }; // variant -> URL of the SIMD GEMM side modules
 const DATA_URLS = {
   sprite: new URL("../data/mnist_images.png", import.meta.url).href,
@@ -12,6 +14,21 @@ const DATA_URLS = {
 
 // sha256 of the runtime files Pyodide fetches itself (its lock covers only the wheels).
 const RUNTIME_SHA256 = { "__RUNTIME_SHA256__": "" };
+
+// Where the boot's time goes: stage -> [start, end] in epoch ms (timeOrigin + now, so the page
+// can place them on its own clock), sent with `ready` (and the deferred stages after it).
+const bootTimings = {};
+const epochNow = () => performance.timeOrigin + performance.now();
+const workerStart = epochNow();
+
+async function timed(stage, work) {
+  const start = epochNow();
+  try {
+    return await work();
+  } finally {
+    bootTimings[stage] = [start, epochNow()];
+  }
+}
 
 let app = null; // the Python App object, once booted
 let bootFailed = false;
@@ -47,37 +64,53 @@ async function verifyRuntimeFile(name, stream) {
   }
 }
 
-// Count bytes as they stream in, so the page can show each boot stage's progress.
+// The wheels the boot loads (file -> the lock's integrity), fetched from the worker's start
+// rather than once the runtime is up: Pyodide's own fetch of one then gets this response.
+const EARLY_WHEELS = { "__EARLY_WHEELS__": "" };
 const nativeFetch = globalThis.fetch.bind(globalThis);
+// Read whole at once: an unread body would stall after the browser's first buffer.
+const earlyFetches = new Map(Object.entries(EARLY_WHEELS).map(([file, integrity]) => {
+  const early = nativeFetch(PYODIDE_DIR + file, { integrity }).then(async (response) => (
+    response.ok ? new Response(await response.arrayBuffer(), { status: response.status, headers: response.headers }) : response));
+  early.catch(() => {}); // Pyodide's fetch of it gets the failure
+  return [PYODIDE_DIR + file, early];
+}));
+
+// Count bytes as they stream in, so the page can show each boot stage's progress.
 globalThis.fetch = async (input, init) => {
   const url = new URL(input instanceof Request ? input.url : String(input), import.meta.url).href;
   const stage = stageOf(url);
   const name = url.split("?")[0].split("/").pop();
-  const response = await nativeFetch(input, init);
+  const early = earlyFetches.get(url);
+  earlyFetches.delete(url);
+  const response = await (early ?? nativeFetch(input, init));
   if (stage === "runtime" && !response.ok) failBoot(stage, `${name}: HTTP ${response.status}`);
   if (!stage || !response.body) return response;
-  let body = response.body;
-  if (RUNTIME_SHA256[name]) {
-    // Hash a copy while Pyodide compiles the other one as it streams in.
-    const [forPyodide, forHash] = body.tee();
-    verifyRuntimeFile(name, forHash);
-    body = forPyodide;
-  }
-  const total = Number(response.headers.get("content-length")) || 0;
-  let loaded = 0;
-  const counter = new TransformStream({
-    transform(chunk, controller) {
-      loaded += chunk.byteLength;
-      postMessage({ type: "boot", stage, url, loaded, total });
-      controller.enqueue(chunk);
-    },
-  });
-  return new Response(body.pipeThrough(counter), {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
+  // Pyodide gets the browser's own Response, untouched: it keeps its URL, so V8 may cache the
+  // compiled runtime for the next visit (a Response made here would be compiled every time).
+  // A copy is counted for the progress bars, and hashed.
+  watch(response.clone(), stage, url, name);
+  return response;
 };
+
+async function watch(copy, stage, url, name) {
+  const total = Number(copy.headers.get("content-length")) || 0;
+  const kept = RUNTIME_SHA256[name] ? [] : null;
+  let loaded = 0;
+  try {
+    const reader = copy.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      loaded += value.byteLength;
+      kept?.push(value);
+      postMessage({ type: "boot", stage, url, loaded, total });
+    }
+  } catch {
+    return; // the download failed: whoever reads the response itself reports it
+  }
+  if (kept) verifyRuntimeFile(name, new Blob(kept).stream());
+}
 
 // Start the data download at once, so it overlaps the runtime's start; Python awaits it.
 function prefetch(url) {
@@ -87,7 +120,53 @@ function prefetch(url) {
     bytes: response.ok ? new Uint8Array(await response.arrayBuffer()) : null,
   }));
 }
-const dataDownloads = { sprite: prefetch(DATA_URLS.sprite), labels: prefetch(DATA_URLS.labels) };
+// The sprite's image data is inflated here too, by the browser's own zlib, while the runtime
+// starts: Python then only checks the chunks and undoes the few filtered rows.
+async function inflatedGray8(png) {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const idat = [];
+  let header = null;
+  for (let at = 8; at + 8 <= png.byteLength;) {
+    const length = view.getUint32(at);
+    const kind = String.fromCharCode(...png.subarray(at + 4, at + 8));
+    if (kind === "IHDR") header = { width: view.getUint32(at + 8), height: view.getUint32(at + 12), kind: png.subarray(at + 16, at + 21).join(",") };
+    else if (kind === "IDAT") idat.push(png.subarray(at + 8, at + 8 + length));
+    else if (kind === "IEND") break;
+    at += 12 + length;
+  }
+  // 8-bit grayscale, deflate, standard filters, not interlaced; anything else is Python's.
+  if (!header || header.kind !== "8,0,0,0,0") return null;
+  const { width, height } = header;
+  const out = new Uint8Array(height * (width + 1));
+  const reader = new Blob(idat).stream().pipeThrough(new DecompressionStream("deflate")).getReader();
+  let filled = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (filled + value.byteLength > out.byteLength) return null;
+    out.set(value, filled);
+    filled += value.byteLength;
+  }
+  if (filled !== out.byteLength) return null;
+  // Rows without their filter bytes, so Python copies them once, straight into its array.
+  const rows = new Uint8Array(height * width);
+  const filters = new Uint8Array(height);
+  for (let y = 0; y < height; y += 1) {
+    filters[y] = out[y * (width + 1)];
+    rows.set(out.subarray(y * (width + 1) + 1, (y + 1) * (width + 1)), y * width);
+  }
+  return { width, height, rows, filters };
+}
+
+async function prefetchSprite() {
+  const download = await timed("dataFetch", () => prefetch(DATA_URLS.sprite));
+  if (!download.ok) return download;
+  // Any problem (a corrupt or unusual file) leaves the whole decoding, and its report, to Python.
+  const inflated = await timed("dataInflate", () => inflatedGray8(download.bytes).catch(() => null));
+  return { ...download, inflated };
+}
+
+let dataDownloads = { sprite: prefetchSprite(), labels: prefetch(DATA_URLS.labels) };
 // The SIMD kernels too (tens of KB each); Python picks the variant and falls back to NumPy.
 const kernelDownloads = Object.fromEntries(Object.entries(KERNELS).map(
   ([variant, url]) => [variant, prefetch(new URL(url, import.meta.url).href)]));
@@ -119,48 +198,109 @@ class StageError extends Error {
   }
 }
 
-async function loadPackageFiles(pyodide) {
-  const base = new URL("../py/", import.meta.url).href;
-  const files = await Promise.all(PY_FILES.map(async (entry) => {
-    const response = await fetch(base + entry);
-    if (!response.ok) throw new StageError("runtime", "RUNTIME", `py/${entry.split("?")[0]}: HTTP ${response.status}`);
-    return [entry.split("?")[0], await response.text()];
-  }));
-  for (const [path, text] of files) {
-    const target = `/home/pyodide/${path}`;
-    pyodide.FS.mkdirTree(target.slice(0, target.lastIndexOf("/")));
-    pyodide.FS.writeFile(target, text);
+// The package's sources (and bytecode) are fetched from the start too, while the runtime
+// starts; they are written into its file system once it is up.
+const PY_BASE = new URL("../py/", import.meta.url).href;
+const packageDownload = Promise.all(PY_FILES.map(async (entry) => {
+  const response = await fetch(PY_BASE + entry);
+  if (!response.ok) throw new StageError("runtime", "RUNTIME", `py/${entry.split("?")[0]}: HTTP ${response.status}`);
+  return [entry.split("?")[0], await response.text()];
+}));
+packageDownload.catch(() => {}); // awaited in boot, which reports it
+// Without the bytecode (missing, refused) Python compiles the sources: slower, same result.
+const bytecodeDownload = PY_BYTECODE === null ? Promise.resolve(null) : fetch(PY_BASE + PY_BYTECODE)
+  .then((response) => (response.ok ? response.arrayBuffer() : null)).catch(() => null);
+
+// build.py's bundle: per file, uint32 path length, UTF-8 path, uint32 size, bytes.
+function* bundledFiles(buffer) {
+  const view = new DataView(buffer);
+  const decoder = new TextDecoder();
+  for (let at = 0; at + 4 <= buffer.byteLength;) {
+    const nameLength = view.getUint32(at, true);
+    const name = decoder.decode(new Uint8Array(buffer, at + 4, nameLength));
+    const size = view.getUint32(at + 4 + nameLength, true);
+    yield [name, new Uint8Array(buffer, at + 8 + nameLength, size)];
+    at += 8 + nameLength + size;
   }
+}
+
+function writeFile(pyodide, path, data) {
+  const target = `/home/pyodide/${path}`;
+  pyodide.FS.mkdirTree(target.slice(0, target.lastIndexOf("/")));
+  pyodide.FS.writeFile(target, data);
+}
+
+async function loadPackageFiles(pyodide) {
+  for (const [path, text] of await packageDownload) writeFile(pyodide, path, text);
+  const bytecode = await bytecodeDownload;
+  try {
+    for (const [path, data] of bytecode ? bundledFiles(bytecode) : []) writeFile(pyodide, path, data);
+  } catch (error) {
+    console.warn("the package's bytecode is unreadable; Python compiles the sources:", error);
+  }
+}
+
+// Pyodide downloads and unpacks the wheels concurrently; a failure names its package.
+async function loadPackages(pyodide, names) {
+  const errors = [];
+  await pyodide.loadPackage(names, {
+    messageCallback: () => {},
+    errorCallback: (message) => errors.push(message),
+  });
+  for (const name of names) {
+    const failed = errors.filter((message) => message.toLowerCase().includes(name));
+    if (failed.length) throw new StageError(name, "RUNTIME", `${name}: ${failed.join(" ")}`);
+    postMessage({ type: "boot", stage: name, done: true });
+  }
+  if (errors.length) throw new StageError("runtime", "RUNTIME", errors.join(" "));
+}
+
+// What the first screen does not need is loaded after `ready`: Pillow, used only by the pad's
+// resize (and to read a sprite of another PNG kind). Calls that may use it wait for it; the
+// others, listed here, never do. A method added later waits too, which is always safe.
+const CALLS_WITHOUT_PILLOW = new Set([
+  "examples", "train", "evaluate", "predict", "testImage", "inspect", "saveWeights",
+  "loadWeights", "useModel", "state", "summary", "memory", "simdInfo", "simdVerify",
+  "setGemmBackend", "source", "plan", "setLanguage",
+]);
+let deferred = null; // settles with null, or the refusal a call that needs Pillow gets
+
+function loadDeferred() {
+  deferred ??= timed("pillow", () => loadPackages(pyodideModule, ["pillow"])).then(
+    () => null,
+    (error) => ({ ok: false, code: "RUNTIME", stage: "pillow", message: error.message }));
+  return deferred;
 }
 
 async function boot(canvases, settings, interruptBuffer) {
   let pyodide;
+  bootTimings.runtime = [workerStart];
   try {
     const { loadPyodide } = await import(PYODIDE_DIR + "pyodide.mjs");
     pyodide = await loadPyodide({ indexURL: PYODIDE_DIR, lockFileURL: PYODIDE_DIR + "pyodide-lock.json" });
   } catch (error) {
     throw new StageError("runtime", "RUNTIME", `pyodide.asm.wasm: ${error.message}`);
   }
-  // One call: Pyodide downloads and unpacks both wheels concurrently.
-  const errors = [];
-  await pyodide.loadPackage(["numpy", "pillow"], {
-    messageCallback: () => {},
-    errorCallback: (message) => errors.push(message),
-  });
-  for (const name of ["numpy", "pillow"]) {
-    const failed = errors.filter((message) => message.toLowerCase().includes(name));
-    if (failed.length) throw new StageError(name, "RUNTIME", `${name}: ${failed.join(" ")}`);
-    postMessage({ type: "boot", stage: name, done: true });
-  }
-  if (errors.length) throw new StageError("runtime", "RUNTIME", errors.join(" "));
+  bootTimings.runtime.push(epochNow());
   pyodideModule = pyodide;
   if (interruptBuffer) pyodide.setInterruptBuffer(interruptBuffer); // Stop for code cells
-  await loadPackageFiles(pyodide);
-  pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
-  app = pyodide.pyimport("digitlab.web.worker").start(canvases, JSON.stringify(settings));
+  // NumPy only: Pillow waits until after ready (loadDeferred), unless the sprite needs it.
+  await timed("numpy", () => loadPackages(pyodide, ["numpy"]));
+  // Its own mark: the bare boot's floor includes it, the package's imports then do not.
+  await timed("numpyImport", () => pyodide.runPython("import numpy"));
+  await timed("pyFiles", () => loadPackageFiles(pyodide));
+  await timed("imports", () => {
+    pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
+    app = pyodide.pyimport("digitlab.web.worker").start(canvases, JSON.stringify(settings));
+  });
+  const sprite = await dataDownloads.sprite.catch(() => null);
+  if (sprite?.ok && !sprite.inflated) await loadDeferred(); // an unusual PNG: Pillow reads it
   const result = JSON.parse(await app.boot(dataDownloads.sprite, dataDownloads.labels,
                                            kernelDownloads));
+  dataDownloads = null; // Python has its copies: let the browser's go
   if (!result.ok) throw new StageError(result.stage || "data", result.code, result.message, result);
+  Object.assign(bootTimings, result.value.timings);
+  delete result.value.timings;
   return result.value;
 }
 
@@ -175,8 +315,10 @@ self.onmessage = async (event) => {
   if (message.type === "init") {
     try {
       const value = await boot(message.canvases, message.settings, message.interruptBuffer);
-      value.restored = await restoreModel();
+      value.restored = await timed("restore", restoreModel);
+      value.bootTimings = { ...bootTimings, ready: epochNow() };
       if (!bootFailed) postMessage({ type: "ready", value });
+      if (!bootFailed) afterReady();
     } catch (error) {
       failBoot(error.stage || "runtime", error.message, error.code || "RUNTIME", error.reply);
     }
@@ -190,9 +332,21 @@ self.onmessage = async (event) => {
   }
 };
 
-let pyodideModule = null; // for the wasm heap size only
+let pyodideModule = null; // for the wasm heap size, and the packages loaded after boot
+
+// After `ready`: Pillow, then the first forward pass (see Controller.call_warmUp); a call
+// that arrives meanwhile goes first or between, as the event loop takes it.
+async function afterReady() {
+  await loadDeferred();
+  await timed("warmUp", () => callPython("warmUp"));
+  postMessage({ type: "boot-timings", timings: { pillow: bootTimings.pillow, warmUp: bootTimings.warmUp } });
+}
 
 async function callPython(method, args, bytes) {
+  if (!CALLS_WITHOUT_PILLOW.has(method)) {
+    const refusal = await loadDeferred();
+    if (refusal) return refusal;
+  }
   try {
     const reply = JSON.parse(await app.call(method, JSON.stringify(args ?? null), bytes ?? null));
     if (reply.ok && method === "memory") {
@@ -255,15 +409,14 @@ async function forgetModel() {
   await dbRequest("readwrite", (store) => store.delete(MODEL_KEY)).catch(() => {});
 }
 
+// The saved model's bytes, read from the worker's start while the runtime starts (null when
+// there is none, or no IndexedDB: private mode).
+const storedModel = dbRequest("readonly", (store) => store.get(MODEL_KEY)).catch(() => null);
+
 // The saved model, in use from boot as source "stored" (its run is not kept: Continue then
 // starts a run on its weights).
 async function restoreModel() {
-  let bytes;
-  try {
-    bytes = await dbRequest("readonly", (store) => store.get(MODEL_KEY));
-  } catch {
-    return null;
-  }
+  const bytes = await storedModel;
   if (!bytes) return null;
   const reply = await callPython("loadWeights", { source: "stored" }, bytes);
   if (!reply.ok) await forgetModel();

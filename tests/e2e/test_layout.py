@@ -90,7 +90,10 @@ def no_horizontal_overflow(page: Page) -> None:
 
 
 def buttons_share_one_row(page: Page) -> None:
-    boxes = [box(page, f"[data-testid={name}]") for name in ("train", "stop", "continue")]
+    # Measured in one go: the page may still grow above them just after ready (the source
+    # panels, Python's answers after the boot), which would move the later boxes only.
+    boxes = page.evaluate(f"""() => ['train', 'stop', 'continue'].map((name) =>
+        ({BOX})(document.querySelector(`[data-testid=${{name}}]`)))""")
     tops = [b["top"] for b in boxes]
     assert max(tops) - min(tops) <= 0.5, f"Train/Stop/Continue tops differ: {tops}"
     for left, right in zip(boxes, boxes[1:], strict=False):

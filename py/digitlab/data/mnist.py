@@ -43,13 +43,13 @@ def decode_labels(raw: bytes) -> np.ndarray:
     return table.argmax(axis=1).astype(np.uint8)
 
 
-def decode_sprite(png: bytes) -> np.ndarray:
+def decode_sprite(png: bytes, inflated: png_decoder.Inflated | None = None) -> np.ndarray:
     """The 784 x 65000 grayscale PNG -> uint8 [65000, 784]; DataError (DATA_SPRITE) names the
-    problem."""
+    problem. `inflated`: its image data, inflated already (see png.decode_gray8)."""
     if not png:
         raise DataError("empty", file=SPRITE_FILE)
     try:
-        pixels = png_decoder.decode_gray8(png)
+        pixels = png_decoder.decode_gray8(png, inflated)
     except png_decoder.PngError as e:
         raise DataError("not_png", file=SPRITE_FILE, cause=e) from None
     if pixels is None:  # a PNG of another kind: Pillow reads it and names its mode
@@ -97,10 +97,12 @@ class MnistData:
         self.split(train_size, validation_size, seed)
 
     @classmethod
-    def from_bytes(cls, sprite_png: bytes, labels: bytes, **split) -> MnistData:
-        """From the raw file contents (the browser fetches them as bytes)."""
+    def from_bytes(cls, sprite_png: bytes, labels: bytes,
+                   inflated: png_decoder.Inflated | None = None, **split) -> MnistData:
+        """From the raw file contents (the browser fetches them as bytes, and inflates the
+        sprite's image data while Python starts: `inflated`)."""
         label_values = decode_labels(bytes(labels))
-        return cls(decode_sprite(bytes(sprite_png)), label_values, **split)
+        return cls(decode_sprite(bytes(sprite_png), inflated), label_values, **split)
 
     @classmethod
     def from_files(cls, sprite_path: str | Path, labels_path: str | Path, **split) -> MnistData:

@@ -56,9 +56,17 @@ def chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         pos = end + 4
 
 
-def decode_gray8(data: bytes) -> np.ndarray | None:
+Inflated = tuple[np.ndarray, np.ndarray]  # rows uint8 [height, width] still filtered, filters
+
+
+def decode_gray8(data: bytes, inflated: Inflated | None = None) -> np.ndarray | None:
     """PNG bytes -> uint8 [height, width] when 8-bit grayscale and not interlaced; None for
-    any other well-formed PNG; PngError when the bytes are not a well-formed PNG."""
+    any other well-formed PNG; PngError when the bytes are not a well-formed PNG.
+
+    `inflated`: the image data already inflated, as its rows without their filter bytes
+    (writable; unfiltered in place and returned) and those bytes. The worker makes them with
+    the browser's DecompressionStream while the runtime starts. Used when their shapes are
+    right, else the data is inflated here; the chunks are checked either way."""
     header, compressed = None, []
     for kind, body in chunks(data):
         if kind == b"IHDR":
@@ -74,6 +82,11 @@ def decode_gray8(data: bytes) -> np.ndarray | None:
         return None
     if width * height > MAX_PIXELS:
         raise PngError("png_too_large", width=width, height=height)
+    if inflated is not None and inflated[0].shape == (height, width) \
+            and inflated[1].shape == (height,):
+        image, filters = inflated
+        unfilter(image, filters)
+        return image
     expected = height * (width + 1)  # each row: a filter byte, then the pixels
     inflater = zlib.decompressobj()
     try:

@@ -49,6 +49,7 @@ from digitlab.web import sources, views
 from digitlab.web.canvas import CanvasSet
 from digitlab.web.cells import Cells
 
+WARM_UP_IMAGES = 1000  # Sequential.predict's batch: the first evaluate()'s shapes
 CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
 # What may run while a model trains (the page's own guard rejects the rest first): reading
 # memory, for the leak tests; the state; and a language switch, which only draws the canvases
@@ -74,14 +75,21 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Download:
-    """A file the worker fetched for Python: `data` is None unless `ok`."""
+    """A file the worker fetched for Python: `data` is None unless `ok`. `inflated`: the
+    sprite's image data the worker already inflated (see png.decode_gray8), if it did."""
 
     ok: bool
     status: int
     data: bytes | None
+    inflated: tuple[np.ndarray, np.ndarray] | None = None
 
 
 Post = Callable[[dict], None]
+
+
+def epoch_ms() -> float:
+    """Wall-clock ms, the clock the worker's own boot marks use (timeOrigin + now)."""
+    return time.time() * 1000
 
 
 def failure(problem: DigitLabError, lang: str, **extra: Any) -> dict:
@@ -151,17 +159,26 @@ class Controller:
     async def boot(self, sprite_download: Awaitable[Download], labels_download: Awaitable[Download],
                    kernel_downloads: dict[str, Awaitable[Download]] | None = None) -> dict:
         """Decode the data, load the kernels, draw the data step: {ok, value | code, stage,
-        message}."""
+        message}. `value.timings`: each step's [start, end] in epoch ms, for the page's boot
+        breakdown."""
+        timings: dict[str, list[float]] = {}
         try:
-            sprite = await bytes_of(sprite_download, "mnist_images.png", "DATA_SPRITE")
+            start = epoch_ms()
+            sprite = await downloaded(sprite_download, "mnist_images.png", "DATA_SPRITE")
             labels = await bytes_of(labels_download, "mnist_labels_uint8", "DATA_LABELS")
-            self.data = MnistData.from_bytes(sprite, labels)  # DataError: DATA_SPRITE/LABELS
+            timings["dataWait"], start = [start, epoch_ms()], epoch_ms()
+            # DataError: DATA_SPRITE/LABELS
+            self.data = MnistData.from_bytes(sprite.data, labels, inflated=sprite.inflated)
+            timings["dataDecode"], start = [start, epoch_ms()], epoch_ms()
             await self.load_kernels(kernel_downloads)
+            timings["kernels"], start = [start, epoch_ms()], epoch_ms()
             self.draw_data_step()
             self.draw_pad_views()
             self.post_state()
             summary = self.call_summary({"model": "tutorial"}, None)
-            return {"ok": True, "value": {"examples": self.examples(), "summary": summary}}
+            timings["firstDraw"] = [start, epoch_ms()]
+            return {"ok": True, "value": {"examples": self.examples(), "summary": summary,
+                                          "timings": timings}}
         except DigitLabError as problem:
             return failure(problem, self.lang, stage="data")
         except Exception as exception:
@@ -264,6 +281,19 @@ class Controller:
 
     def call_examples(self, args: dict, payload: Any) -> list[dict]:
         return self.examples()
+
+    def call_warmUp(self, args: dict, payload: Any) -> None:
+        """Pay, just after boot, what the first evaluate() would: the worker asks once ready.
+
+        The first forward pass of a session is the slow one: V8 runs the kernels' WebAssembly
+        unoptimised until they are hot, and the heap grows to a 1000-image batch's activations
+        (wasm memory never shrinks, so that is paid once). One such batch through the model in
+        use (or an untrained tutorial model: same kernels, same shapes) does both; nothing in
+        the lab's state changes.
+        """
+        model = self.model if self.model is not None else model_from("tutorial")
+        images, _ = self.data.test_set(WARM_UP_IMAGES)
+        model.predict(images, batch_size=WARM_UP_IMAGES)
 
     # ------------------------------------------------------------ the state
 
@@ -799,12 +829,17 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-async def bytes_of(download: Awaitable[Download], file_name: str, code: str) -> bytes:
-    """Await a download the worker started and return its bytes."""
+async def downloaded(download: Awaitable[Download], file_name: str, code: str) -> Download:
+    """Await a download the worker started; refused (`code`) unless it succeeded."""
     try:
         result = await download
     except Exception as exception:  # a dropped connection rejects the fetch
         raise error(code, "download", file=file_name, detail=str(exception)) from None
     if not result.ok:
         raise error(code, "http", file=file_name, status=result.status)
-    return result.data
+    return result
+
+
+async def bytes_of(download: Awaitable[Download], file_name: str, code: str) -> bytes:
+    """Await a download the worker started and return its bytes."""
+    return (await downloaded(download, file_name, code)).data
