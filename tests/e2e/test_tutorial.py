@@ -15,7 +15,8 @@ from tests.e2e.pages import alert_text, call, canvas_rgba, canvas_rgba_changed, 
 
 # Words allowed on the Chinese page: units, proper names and the names the tutorial teaches.
 ALLOWED_ENGLISH = {"NumPy", "Pyodide", "Pillow", "MNIST", "CNN", "Adam", "SGD", "ReLU", "softmax",
-                   "DigitLab", "Python", "PNG", "JavaScript", "WebAssembly", "MB", "GB"}
+                   "DigitLab", "Python", "PNG", "JavaScript", "WebAssembly", "MB", "GB",
+                   "TensorFlow"}  # the library a model can be exported for
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 # Every visible text node, except the language switch (it names both languages), the code
