@@ -181,6 +181,7 @@ function fillEditors() {
     cell.editor = createEditor(cell.host, {
       doc: code,
       label: editorLabel(step),
+      description: plainText(t("cell.keys")),
       onRun: () => run(step),
       onChange: (text) => {
         store(step, text);
@@ -217,7 +218,10 @@ export function setupCells({ sharedCells = Promise.resolve(null), shareChanged =
   on.cellOutput = (message) => appendOutput(message.step, message.stream, message.text);
   Object.assign(cellHooks, { started: onStarted, ended: onEnded });
   document.addEventListener("digitlab:language", () => {
-    for (const [step, cell] of cells) cell.editor?.setLabel(editorLabel(step));
+    for (const [step, cell] of cells) {
+      cell.editor?.setLabel(editorLabel(step));
+      cell.editor?.setDescription(plainText(t("cell.keys")));
+    }
   });
 }
 

@@ -34,7 +34,9 @@ const highlighting = HighlightStyle.define([
 const theme = EditorView.theme({
   "&": { color: "var(--fg)", backgroundColor: "var(--code-bg)", border: "1px solid var(--border)",
     borderRadius: "6px", fontSize: "0.9rem" },
-  "&.cm-focused": { outline: "3px solid var(--accent)", outlineOffset: "2px" },
+  // The focus ring is drawn on the shadow host by the page's CSS (.cell-editor:focus-within),
+  // where the rest of the page and its tests see it.
+  "&.cm-focused": { outline: "none" },
   ".cm-content": { fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace", caretColor: "var(--fg)" },
   ".cm-cursor": { borderLeftColor: "var(--fg)" },
   ".cm-gutters": { backgroundColor: "var(--code-bg)", color: "var(--muted)", borderRight: "1px solid var(--border)" },
@@ -43,7 +45,9 @@ const theme = EditorView.theme({
     { backgroundColor: "color-mix(in srgb, var(--accent) 30%, transparent)" },
   "&.cm-focused .cm-matchingBracket": { backgroundColor: "color-mix(in srgb, var(--accent) 25%, transparent)",
     outline: "1px solid var(--accent)" },
-  ".cm-scroller": { overflow: "auto", maxHeight: "28rem" },
+  // Lines wrap and the editor grows with its text: it never scrolls, so it is no scrollable
+  // region a keyboard would have to reach, and no long line widens a phone's page.
+  ".cm-scroller": { overflow: "visible" },
 });
 
 // A hand-picked set rather than codemirror's basicSetup: no autocompletion, search panel or
@@ -51,17 +55,23 @@ const theme = EditorView.theme({
 const setup = [
   lineNumbers(), highlightActiveLineGutter(), highlightSpecialChars(), history(), drawSelection(),
   indentOnInput(), syntaxHighlighting(highlighting), bracketMatching(), highlightActiveLine(),
-  keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]), theme,
+  keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]), EditorView.lineWrapping, theme,
 ];
 
 /**
  * An editor in `parent` holding `doc`. onRun() on Mod-Enter, onChange(text) after each edit;
  * `label` names the text box for screen readers (aria-labelledby cannot reach out of the
- * shadow root). Returns {getCode, setCode, setLabel, focus, view}.
+ * shadow root); `description` (how to leave the editor) is read after it, from a hidden copy
+ * inside the shadow root for the same reason. Returns {getCode, setCode, setLabel,
+ * setDescription, focus, view}.
  */
-export function createEditor(parent, { doc = "", onRun = () => {}, onChange = () => {}, label = "" } = {}) {
+export function createEditor(parent, {
+  doc = "", onRun = () => {}, onChange = () => {}, label = "", description = "",
+} = {}) {
   const runKeys = Prec.highest(keymap.of([{ key: "Mod-Enter", run: () => { onRun(); return true; } }]));
   const root = parent.attachShadow({ mode: "open" });
+  const hint = Object.assign(document.createElement("p"), { id: "editor-keys", hidden: true, textContent: description });
+  root.append(hint);
   const view = new EditorView({
     parent: root,
     root,
@@ -71,7 +81,8 @@ export function createEditor(parent, { doc = "", onRun = () => {}, onChange = ()
         runKeys,
         setup,
         python(),
-        EditorView.contentAttributes.of({ "aria-label": label, "aria-multiline": "true" }),
+        EditorView.contentAttributes.of({ "aria-label": label, "aria-multiline": "true",
+          "aria-describedby": "editor-keys" }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) onChange(update.state.doc.toString());
         }),
@@ -85,6 +96,7 @@ export function createEditor(parent, { doc = "", onRun = () => {}, onChange = ()
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
     },
     setLabel: (text) => view.contentDOM.setAttribute("aria-label", text),
+    setDescription: (text) => { hint.textContent = text; },
     focus: () => view.focus(),
   };
 }

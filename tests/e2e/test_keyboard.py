@@ -1,5 +1,6 @@
 """The page by keyboard alone: Tab reaches every control in reading order, each with a visible
-focus ring, and nothing traps the focus; then a whole session with the keyboard only, from boot
+focus ring, and nothing traps the focus (in a code cell's editor Tab indents, and Escape then
+Tab leaves it, as the page says); then a whole session with the keyboard only, from boot
 to a prediction: a small run set up in the form, Train, Stop, Continue, Evaluate, a test digit
 put on the pad, Save and Load."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Page
 
+from digitlab.i18n import text
 from tests.e2e.conftest import READY_TIMEOUT_MS, open_page, wait_ready
 from tests.e2e.pages import wait_phase
 
@@ -26,10 +28,26 @@ FOCUSED = """(previous) => {
     return {name: el.dataset.testid || el.id || el.tagName.toLowerCase(), after,
             ring: ringOf(shown), tag: el.tagName.toLowerCase()};
 }"""
-EXPECTED_ORDER = ["lang", "share", "model-select", "train-size", "validation-size", "epochs",
-                  "batch-size", "learning-rate", "optimizer", "train", "evaluate", "clear",
-                  "upload-digit", "pick-index", "pick-digit", "inspect-index", "save-weights",
-                  "load-weights"]
+EXPECTED_ORDER = ["lang", "share", "code-data", "run-data", "reset-data", "model-select",
+                  "code-model", "run-model", "reset-model", "train-size", "validation-size",
+                  "epochs", "batch-size", "learning-rate", "optimizer", "train", "code-train",
+                  "run-train", "reset-train", "evaluate", "code-evaluate", "run-evaluate",
+                  "reset-evaluate", "clear", "upload-digit", "pick-index", "pick-digit",
+                  "inspect-index", "save-weights", "load-weights", "code-try", "run-try",
+                  "reset-try"]
+STEPS = ("data", "model", "train", "evaluate", "try")
+# The editors fill in once Python has sent the cells' code, a moment after ready.
+CELLS_FILLED = ("() => [...document.querySelectorAll('.cell-editor')].length === 5 && "
+                "[...document.querySelectorAll('.cell-editor')].every((host) => host.shadowRoot)")
+IN_EDITOR = "() => Boolean(document.activeElement?.classList.contains('cell-editor'))"
+
+
+def press_tab(page: Page, key: str = "Tab") -> None:
+    """Tab to the next control; in a code cell's editor (where Tab indents) Escape first, the
+    way the page tells a keyboard user to leave it."""
+    if page.evaluate(IN_EDITOR):
+        page.keyboard.press("Escape")
+    page.keyboard.press(key)
 
 
 def tab_through(page: Page) -> list[dict]:
@@ -38,7 +56,7 @@ def tab_through(page: Page) -> list[dict]:
                   "window.scrollTo(0, 0); }")
     stops = []
     for _ in range(200):
-        page.keyboard.press("Tab")
+        press_tab(page)
         focused = page.evaluate(FOCUSED)
         if focused is None or (stops and not focused["after"]):
             break  # past the last control: the focus went back to the browser or the top
@@ -51,7 +69,7 @@ def tab_to(page: Page, testid: str, limit: int = 200) -> None:
     for _ in range(limit):
         if page.evaluate("() => document.activeElement?.dataset?.testid") == testid:
             return
-        page.keyboard.press("Tab")
+        press_tab(page)
     raise AssertionError(f"Tab never reached {testid}")
 
 
@@ -68,6 +86,7 @@ def test_tab_reaches_every_control_in_reading_order_with_a_ring(browser: Browser
     try:
         page.goto(f"{server_url}?lang=en")
         wait_ready(page)
+        page.wait_for_function(CELLS_FILLED)
         page.evaluate("window.digitlab.train({trainSize: 300, validationSize: 0, epochs: 1})")
         stops = tab_through(page)
         names = [stop["name"] for stop in stops]
@@ -80,7 +99,7 @@ def test_tab_reaches_every_control_in_reading_order_with_a_ring(browser: Browser
         # The step's source panels are disclosures a keyboard opens.
         assert sum(stop["tag"] == "summary" for stop in stops) >= 5
         # No trap: Shift+Tab walks back out of the last control too.
-        page.keyboard.press("Shift+Tab")
+        press_tab(page, "Shift+Tab")
         assert page.evaluate(FOCUSED.replace("window.lastFocused = el;", "")) is not None
     finally:
         context.close()
@@ -138,5 +157,49 @@ def test_a_keyboard_only_session_from_boot_to_a_prediction(browser: Browser,
         page.wait_for_function("() => document.getElementById('load-weights-status')"
                                ".textContent.startsWith('Loaded')")
         assert page.evaluate("window.digitlab.state().model.source") == "file"
+    finally:
+        context.close()
+
+
+# The editor's accessible description: the hidden text its aria-describedby names, in its root.
+DESCRIPTION = """(testid) => {
+    const root = document.querySelector(`[data-testid="${testid}"]`).shadowRoot;
+    const content = root.querySelector('.cm-content');
+    return root.getElementById(content.getAttribute('aria-describedby')).textContent;
+}"""
+
+
+def test_escape_then_tab_leaves_every_editor_as_it_says(browser: Browser, server_url: str) -> None:
+    context, page, _ = open_page(browser)
+    page.set_default_timeout(READY_TIMEOUT_MS)
+    try:
+        page.goto(f"{server_url}?lang=en")
+        wait_ready(page)
+        page.wait_for_function(CELLS_FILLED)
+        for step in STEPS:
+            editor = f"code-{step}"
+            assert page.evaluate(DESCRIPTION, editor) == text("en", "cell.keys").replace("`", "")
+            page.evaluate("(id) => document.querySelector(`[data-testid=${id}]`).shadowRoot"
+                          ".querySelector('.cm-content').focus()", editor)
+            before = page.evaluate("(id) => document.querySelector(`[data-testid=${id}]`)"
+                                   ".shadowRoot.querySelector('.cm-content').textContent", editor)
+            page.keyboard.press("Tab")  # indents: the focus stays in the editor
+            assert page.evaluate("() => document.activeElement.dataset.testid") == editor
+            assert page.evaluate("(id) => document.querySelector(`[data-testid=${id}]`)"
+                                 ".shadowRoot.querySelector('.cm-content').textContent",
+                                 editor) != before
+            page.keyboard.press("Escape")
+            page.keyboard.press("Tab")  # leaves, to the cell's Run button
+            assert page.evaluate("() => document.activeElement.dataset.testid") == f"run-{step}"
+            page.keyboard.press("Shift+Tab")  # back in
+            assert page.evaluate("() => document.activeElement.dataset.testid") == editor
+            page.keyboard.press("Escape")
+            page.keyboard.press("Shift+Tab")  # and out the other way
+            assert page.evaluate("() => document.activeElement.dataset.testid") != editor
+        # The description follows the language.
+        page.get_by_test_id("lang").select_option("zh-CN")
+        page.wait_for_function("() => document.documentElement.lang === 'zh-CN'")
+        chinese = text("zh-CN", "cell.keys").replace("`", "")
+        assert page.evaluate(DESCRIPTION, "code-model") == chinese
     finally:
         context.close()
