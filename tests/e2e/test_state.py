@@ -189,5 +189,6 @@ def test_a_link_replaces_the_saved_model_only_if_the_reader_says_so(page: Page) 
                            " === '69,530'", timeout=10_000)
     assert "from the shared link, not trained yet" in text(page, "model-status")
     assert page.get_by_test_id("link-choice").is_hidden()
-    assert page.get_by_test_id("model-other").is_hidden()
+    # The state (the model in use) and the select's summary arrive as two answers: wait for both.
+    page.wait_for_function("() => document.querySelector('[data-testid=model-other]').hidden")
     page.wait_for_function(f"async () => (await ({SAVED_MODEL})()) === 0", timeout=10_000)
