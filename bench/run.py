@@ -235,9 +235,13 @@ class LocalOnly:
 
 
 @contextlib.contextmanager
-def fresh_page(browser: Browser) -> Iterator[tuple[Page, LocalOnly]]:
-    """A new context (empty cache and storage), so boot times are first-visit times."""
-    context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 900})
+def fresh_page(browser: Browser,
+               service_workers: str = "allow") -> Iterator[tuple[Page, LocalOnly]]:
+    """A new context (empty cache and storage), so boot times are first-visit times.
+    Training runs block the service worker: on a first visit it caches the build in the
+    background right after ready, which would compete with the first epochs for the CPU."""
+    context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 900},
+                                                  service_workers=service_workers)
     guard = LocalOnly()
     context.route("**/*", guard.route)
     page = context.new_page()
@@ -405,7 +409,7 @@ def ready_lines(result: EngineResult) -> list[str]:
 
 def run_digitlab(browser: Browser, url: str, plan: Plan) -> EngineResult:
     result = EngineResult("digitlab")
-    with fresh_page(browser) as (page, _guard):
+    with fresh_page(browser, service_workers="block") as (page, _guard):
         page.goto(url)
         page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)",
                                timeout=BOOT_TIMEOUT_MS)
@@ -452,7 +456,7 @@ def run_digitlab_strong(browser: Browser, url: str) -> EngineResult:
 
     config = {**RECOMMENDED_TRAINING["strong"], "model": "strong"}
     result = EngineResult("digitlab-strong")
-    with fresh_page(browser) as (page, _guard):
+    with fresh_page(browser, service_workers="block") as (page, _guard):
         page.goto(url)
         page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)",
                                timeout=BOOT_TIMEOUT_MS)
