@@ -70,6 +70,9 @@ class Plan:
     quick: bool
     ready_only: bool = False  # --ready: only DigitLab's time to ready against the bare boot
     ready_samples: int = READY_SAMPLES
+    # --ready-without-sw: the page's service worker blocked (what the runtime itself costs,
+    # without its registration on a first visit and its cache on a reload)
+    ready_service_workers: str = "allow"
 
 
 @dataclass
@@ -321,11 +324,11 @@ def time_to_ready(page: Page, url: str, ready_global: str, script: str) -> dict[
     return page.evaluate(script)
 
 
-def measure_ready_pair(browser: Browser, url: str, ready_global: str,
-                       script: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def measure_ready_pair(browser: Browser, url: str, ready_global: str, script: str,
+                       service_workers: str = "allow") -> tuple[dict[str, Any], dict[str, Any]]:
     """One first visit (a fresh context: empty HTTP cache, no storage) and one reload in the
     same context (warm HTTP cache and V8's code cache)."""
-    with fresh_page(browser) as (page, _guard):
+    with fresh_page(browser, service_workers) as (page, _guard):
         cold = time_to_ready(page, url, ready_global, script)
         warm = time_to_ready(page, url, ready_global, script)
     return cold, warm
@@ -355,7 +358,8 @@ def median_marks(samples: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     return out
 
 
-def run_ready(browser: Browser, url: str, samples: int) -> EngineResult:
+def run_ready(browser: Browser, url: str, samples: int,
+              service_workers: str = "allow") -> EngineResult:
     """DigitLab's time to `ready` against the bare boot's, sample by sample in turns (so a
     load change on the machine hits both), as ratios of medians."""
     from build import PYODIDE_VERSION  # site_server put build.py on the path first
@@ -367,7 +371,7 @@ def run_ready(browser: Browser, url: str, samples: int) -> EngineResult:
     for index in range(samples):
         order = list(pages) if index % 2 == 0 else list(reversed(pages))
         for name in order:
-            cold, warm = measure_ready_pair(browser, *pages[name])
+            cold, warm = measure_ready_pair(browser, *pages[name], service_workers)
             runs[name]["cold"].append(cold)
             runs[name]["warm"].append(warm)
             log(f"ready sample {index + 1}/{samples} {name}: cold {cold['ms'] / 1000:.2f} s, "
@@ -568,7 +572,7 @@ def table(results: list[EngineResult], plan: Plan) -> str:
     lines += [header, "-" * len(header)]
     ups = speedups(results)
     for r in results:
-        if r.engine == "digitlab-strong":
+        if r.engine in ("digitlab-strong", "ready"):  # their own tables
             continue
         if r.error:
             lines.append(f"{r.engine:<12} FAILED: {r.error}")
@@ -591,7 +595,8 @@ def table(results: list[EngineResult], plan: Plan) -> str:
 def ready_table(results: list[EngineResult]) -> str:
     lines = [f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.platform()}"]
     for r in results:
-        lines += ready_lines(r)
+        if r.engine == "ready":
+            lines += ready_lines(r)
     return "\n".join(lines)
 
 
@@ -678,6 +683,7 @@ def write_results(results: list[EngineResult], plan: Plan, text: str) -> None:
     document = {
         "quick": plan.quick,
         "ready_only": plan.ready_only,
+        "ready_service_workers": plan.ready_service_workers,
         "config": plan.config,
         "test_size": plan.test_size,
         "environment": environment(),
@@ -706,6 +712,8 @@ def parse_plan(argv: list[str] | None) -> Plan:
                         help="comma-separated tfjs backends (default: cpu,webgl)")
     parser.add_argument("--ready", action="store_true",
                         help="only time to ready against the bare Pyodide boot (minutes)")
+    parser.add_argument("--ready-without-sw", action="store_true",
+                        help="time to ready with the page's service worker blocked")
     parser.add_argument("--samples", type=int,
                         help=f"first visits and reloads per page for ready (default "
                              f"{READY_SAMPLES}; 1 with --quick)")
@@ -719,7 +727,8 @@ def parse_plan(argv: list[str] | None) -> Plan:
                 test_size=QUICK_TEST_SIZE if args.quick else FULL_TEST_SIZE,
                 tfjs_backends=[b for b in args.backends.split(",") if b],
                 strong=args.strong, out=out, quick=args.quick, ready_only=args.ready,
-                ready_samples=args.samples or (1 if args.quick else READY_SAMPLES))
+                ready_samples=args.samples or (1 if args.quick else READY_SAMPLES),
+                ready_service_workers="block" if args.ready_without_sw else "allow")
 
 
 def run_ready_comparison(plan: Plan) -> EngineResult:
@@ -727,7 +736,8 @@ def run_ready_comparison(plan: Plan) -> EngineResult:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
             return attempt("ready", functools.partial(run_ready, browser, url,
-                                                      plan.ready_samples))
+                                                      plan.ready_samples,
+                                                      plan.ready_service_workers))
         finally:
             browser.close()
 
