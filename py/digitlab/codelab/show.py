@@ -284,14 +284,7 @@ def digit_grid(canvases: Any, name: str, digits: np.ndarray, captions: Sequence[
 
 
 def _two_panels(canvases: Any, name: str, top: Callable, bottom: Callable) -> None:
-    width, height = canvases.size(name)
-    ctx = canvases.ctx(name)
-    half = height / 2
-    top(ctx, width, half)
-    ctx.save()
-    ctx.translate(0, half)
-    bottom(ctx, width, half)
-    ctx.restore()
+    charts.stacked(canvases.ctx(name), *canvases.size(name), top, bottom)
 
 
 def _series_values(values: Iterable[float | None]) -> np.ndarray:

@@ -211,6 +211,17 @@ def estimate_text_width(text: str, font_px: float) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
+def stacked(ctx: Any, width: float, height: float, top: Callable, bottom: Callable) -> None:
+    """Two charts stacked in one canvas (loss above, accuracy below): each is drawn as
+    `draw(ctx, width, height / 2)`, the lower one translated by half the height."""
+    half = height / 2
+    top(ctx, width, half)
+    ctx.save()
+    ctx.translate(0, half)
+    bottom(ctx, width, half)
+    ctx.restore()
+
+
 def clear(ctx: Any, width: float, height: float, theme: Theme) -> None:
     ctx.fillStyle = theme.background
     ctx.fillRect(0, 0, width, height)

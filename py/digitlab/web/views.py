@@ -194,15 +194,7 @@ class ProgressMeter:
 
 
 def _two_panels(canvases: Any, name: str, top: Callable, bottom: Callable) -> None:
-    """Two charts stacked in one canvas: loss above, accuracy below."""
-    width, height = canvases.size(name)
-    ctx = canvases.ctx(name)
-    half = height / 2
-    top(ctx, width, half)
-    ctx.save()
-    ctx.translate(0, half)
-    bottom(ctx, width, half)
-    ctx.restore()
+    charts.stacked(canvases.ctx(name), *canvases.size(name), top, bottom)
 
 
 def draw_training(canvases: Any, history: dict, lang: str) -> None:
