@@ -54,6 +54,20 @@ def one_of(call: str, field: str, value: Any, choices: Iterable[Any], code: str 
     raise DigitLabError("unsupported_choice", code="BAD_CONFIG", **data)
 
 
+def assign_weights(owner: str, current: list[np.ndarray], weights: list[Any]) -> None:
+    """Keras's set_weights for a layer or a model: every array checked before any is
+    written, so a wrong list changes nothing."""
+    if len(weights) != len(current):
+        raise ValueError(f"{owner} has {len(current)} weight arrays, got {len(weights)}")
+    values = [np.asarray(value, dtype=np.float32) for value in weights]
+    for target, value in zip(current, values, strict=True):
+        if value.shape != target.shape:
+            raise ValueError(f"{owner}: expected a weight of shape {target.shape}, "
+                             f"got {value.shape}")
+    for target, value in zip(current, values, strict=True):
+        target[...] = value
+
+
 def pair(value: Any) -> Any:
     """An int or a 2-sequence as a (h, w) tuple; anything else as given, for the spec to refuse
     in its own words."""

@@ -128,14 +128,7 @@ class Layer:
         return [w.copy() for w in self.weights]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        current = self.weights
-        if len(weights) != len(current):
-            raise ValueError(f"{self.name} has {len(current)} weight arrays, got {len(weights)}")
-        for target, value in zip(current, weights, strict=True):
-            value = np.asarray(value, dtype=np.float32)
-            if value.shape != target.shape:
-                raise ValueError(f"{self.name}: expected shape {target.shape}, got {value.shape}")
-            target[...] = value
+        _checks.assign_weights(self.name, self.weights, weights)
 
     def count_params(self) -> int:
         layer = self._built_layer()

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from digitlab.errors import ConfigError, DigitLabError
+from digitlab.keras import _checks, optimizers, utils
 from digitlab.keras import callbacks as callbacks_module
-from digitlab.keras import optimizers, utils
 from digitlab.keras._checks import CONFIG, one_of, only_default
 from digitlab.keras.layers import KERAS_FIELDS, PLAIN_IMAGE, InputLayer, Layer, from_entry
 from digitlab.nn.losses import cross_entropy_per_example, softmax
@@ -263,15 +263,7 @@ class Sequential:
         return [w.copy() for w in self.weights]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        current = self.weights
-        if len(weights) != len(current):
-            raise ValueError(f"{self.name} has {len(current)} weight arrays, got {len(weights)}")
-        for target, value in zip(current, weights, strict=True):
-            value = np.asarray(value, dtype=np.float32)
-            if value.shape != target.shape:
-                raise ValueError(f"expected a weight of shape {target.shape}, got {value.shape}")
-        for target, value in zip(current, weights, strict=True):
-            target[...] = value
+        _checks.assign_weights(self.name, self.weights, weights)
 
     # ---- summary -------------------------------------------------------------------------
     def summary(self, line_length: int | None = None, positions: Any = None,
