@@ -478,6 +478,10 @@ class Dropout(Layer):
             raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
         self.rate = float(rate)
         self.rng = np.random.default_rng(seed)
+        # (first row, batch rows) while this replica trains on a shard of a batch
+        # (nn/parallel.py): the mask is drawn for the whole batch and this shard's rows kept,
+        # so every replica's stream stays in step and the masks are one worker's.
+        self.rows: tuple[int, int] | None = None
 
     def config(self):
         return {"type": self.kind, "rate": self.rate}
@@ -486,7 +490,12 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             self._mask = None
             return x
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+        if self.rows is None:
+            keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+        else:
+            start, total = self.rows
+            whole = self.rng.random((total, *x.shape[1:]), dtype=np.float32)
+            keep = whole[start : start + len(x)] >= self.rate
         self._mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.rate))
         return x * self._mask
 

@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from digitlab.errors import DigitLabError
 from digitlab.nn.layers import Conv2D, Layer
 from digitlab.nn.losses import cross_entropy_per_example, softmax, softmax_cross_entropy
 from digitlab.nn.optim import Adam, Optimizer
+
+if TYPE_CHECKING:
+    from digitlab.nn.parallel import DataParallel
 
 _NAME_PREFIX = {
     "conv2d": "conv2d",
@@ -97,6 +101,8 @@ class Sequential:
         self.input_shape = tuple(input_shape)
         self.name = name
         self.optimizer: Optimizer | None = None
+        # Set while a run trains each batch on several replicas (nn/parallel.py).
+        self.parallel: DataParallel | None = None
         rng = np.random.default_rng(seed)
         shape = self.input_shape
         self.output_shapes: list[tuple[int, ...]] = []
@@ -281,9 +287,13 @@ class Sequential:
             loss_sum, acc_sum = epoch_sums if epoch == initial_epoch else (0.0, 0.0)
             for batch in range(first, batches):
                 index = order[batch * batch_size : (batch + 1) * batch_size]
-                xb = self._images(x[index])
-                yb = one_hot(labels[index], dtype=xb.dtype)
-                loss, acc = self.train_batch(xb, yb, (epoch + 1, batch + 1))
+                if self.parallel is not None:  # the batch's shards over several workers
+                    loss, acc = self.parallel.train_batch(x[index], labels[index],
+                                                          (epoch + 1, batch + 1))
+                else:
+                    xb = self._images(x[index])
+                    yb = one_hot(labels[index], dtype=xb.dtype)
+                    loss, acc = self.train_batch(xb, yb, (epoch + 1, batch + 1))
                 loss_sum += loss * len(index)
                 acc_sum += acc * len(index)
                 yield {"kind": "batch", "epoch": epoch, "epochs": epochs, "batch": batch,

@@ -1,0 +1,310 @@
+"""Synchronous data parallelism: each batch split over several replicas of one model.
+
+Every replica holds the same weights and optimiser state. A batch of the seeded order is cut
+into contiguous shards, one per replica (`shard_bounds`, replica 0 first). Each replica computes
+its shard's gradients scaled as a part of the whole batch: the loss is the batch's mean, so a
+shard's d loss / d logits is divided by the batch's rows, not the shard's, and the shards'
+gradients add up to the batch's. They are summed in a fixed order, replica 0, 1, ...
+(`reduce_in_order`), and every replica applies that one sum with the same optimiser step, so
+the replicas stay identical, bit for bit, and the same seed and worker count give the same
+weights run after run. Dropout draws its mask for the whole batch on every replica and keeps
+the shard's rows (`Dropout.rows`), so the masks are those of one worker. The layers have no
+batch statistics (there is no BatchNorm), so nothing else depends on how a batch is cut.
+
+Against one worker only the order of the float32 sums changes: within a shard the GEMM kernels
+sum its rows, and the shards are then added. The results agree to rounding, not bit for bit.
+
+The lead replica drives (`DataParallel`, the model's `parallel` during a run); the others are
+reached through a `Transport`: other browser workers in the page (`web/team.py`), replicas in
+this process under CPython (`LocalTransport`, for the tests).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from digitlab.encoding import one_hot
+from digitlab.nn import weights
+from digitlab.nn.layers import Dropout
+from digitlab.nn.losses import softmax_cross_entropy
+from digitlab.nn.sequential import Checkpoint, Sequential, TrainingDiverged
+
+
+def shard_bounds(rows: int, shards: int) -> list[tuple[int, int]]:
+    """[start, stop) of `shards` contiguous shards of `rows` rows, in order. Sizes differ by at
+    most one, the larger first; with fewer rows than shards the last ones are empty."""
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, got {shards}")
+    base, extra = divmod(rows, shards)
+    bounds, start = [], 0
+    for shard in range(shards):
+        stop = start + base + (shard < extra)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
+def reduce_in_order(gradients: list[np.ndarray]) -> np.ndarray:
+    """The sum of the replicas' flat gradients, replica 0 first, then 1, 2, ...: float32
+    addition is not associative, so the order is fixed for reproducible weights."""
+    total = gradients[0].copy()
+    for gradient in gradients[1:]:
+        total += gradient
+    return total
+
+
+class ParameterLayout:
+    """A model's gradients as one flat float32 vector (one message, one buffer), in the order of
+    `Sequential.parameters()`, and back."""
+
+    def __init__(self, model: Sequential) -> None:
+        self.shapes = {key: value.shape for key, value in model.parameters().items()}
+        self.size = sum(math.prod(shape) for shape in self.shapes.values())
+
+    def flatten(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        flat = np.empty(self.size, dtype=np.float32)
+        at = 0
+        for key, shape in self.shapes.items():
+            n = math.prod(shape)
+            flat[at : at + n] = arrays[key].reshape(-1)
+            at += n
+        return flat
+
+    def unflatten(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Views into `flat`, by parameter key."""
+        arrays, at = {}, 0
+        for key, shape in self.shapes.items():
+            n = math.prod(shape)
+            arrays[key] = flat[at : at + n].reshape(shape)
+            at += n
+        return arrays
+
+
+@dataclass
+class ShardResult:
+    """One replica's part of a batch: its gradient (flat float32, see ParameterLayout), its
+    share of the batch's mean loss, and how many of its rows it classified right."""
+
+    gradient: np.ndarray
+    loss: float
+    correct: int
+
+
+@dataclass
+class Step:
+    """A reduced gradient and the learning rate it is applied with: one optimiser step."""
+
+    gradient: np.ndarray
+    learning_rate: float
+
+
+@contextmanager
+def dropout_rows(model: Sequential, start: int, total: int) -> Iterator[None]:
+    """Dropout layers draw the whole batch's mask and keep rows start.. (see Dropout.rows)."""
+    layers = [layer for layer in model.layers if isinstance(layer, Dropout)]
+    for layer in layers:
+        layer.rows = (start, total)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.rows = None
+
+
+class Replica:
+    """One copy of the model: computes a shard's gradients and applies the reduced steps."""
+
+    def __init__(self, model: Sequential) -> None:
+        self.model = model
+        self.layout = ParameterLayout(model)
+
+    @classmethod
+    def from_state(cls, state: dict) -> Replica:
+        """A replica of the model `replica_state` described."""
+        model, optimizer = weights.load(state["weights"])
+        model.compile(optimizer)
+        replica = cls(model)
+        replica.load_dropout_streams(state["dropout"])
+        return replica
+
+    def load_dropout_streams(self, streams_json: str) -> None:
+        streams = json.loads(streams_json)
+        for layer in self.model.layers:
+            if isinstance(layer, Dropout):
+                layer.rng.bit_generator.state = streams[layer.name]
+
+    def gradients(self, pixels: np.ndarray, labels: np.ndarray, start: int,
+                  total: int) -> ShardResult:
+        """The shard `pixels` [n, 784 or 28x28x1] (uint8 or float), int `labels` [n], rows
+        start..start+n of a `total`-row batch: its gradients, loss share and correct count."""
+        model = self.model
+        if len(pixels) == 0:  # more replicas than rows: nothing to add, masks still drawn
+            self._skip_dropout(total)
+            return ShardResult(np.zeros(self.layout.size, np.float32), 0.0, 0)
+        x = model._images(pixels)
+        y = one_hot(labels, dtype=x.dtype)
+        # Overflow shows as a non-finite loss or weights, which the lead reports (DIVERGED).
+        with dropout_rows(model, start, total), np.errstate(over="ignore", invalid="ignore"):
+            logits = model.forward(x, training=True)
+            loss, dlogits = softmax_cross_entropy(logits, y, batch_size=total)
+            if math.isfinite(loss):
+                model.backward(dlogits)
+                gradient = self.layout.flatten(model.gradients())
+            else:
+                gradient = np.full(self.layout.size, np.nan, np.float32)
+        correct = int((logits.argmax(axis=1) == labels).sum())
+        return ShardResult(gradient, loss, correct)
+
+    def _skip_dropout(self, total: int) -> None:
+        shapes = [self.model.input_shape, *self.model.output_shapes]
+        for layer, shape in zip(self.model.layers, shapes, strict=False):
+            if isinstance(layer, Dropout) and layer.rate > 0:
+                layer.rng.random((total, *shape), dtype=np.float32)
+
+    def apply(self, step: Step) -> bool:
+        """The optimiser step every replica takes; False when a weight is no longer finite."""
+        optimizer = self.model.optimizer
+        optimizer.learning_rate = step.learning_rate
+        with np.errstate(over="ignore", invalid="ignore"):
+            optimizer.step(self.model.parameters(), self.layout.unflatten(step.gradient))
+        return all(np.isfinite(p).all() for p in self.model.parameters().values())
+
+    def step(self, apply: Step | None, pixels: np.ndarray, labels: np.ndarray, start: int,
+             total: int) -> ShardResult:
+        """What a replica that does not lead does per batch: the previous batch's step, then
+        this batch's shard."""
+        if apply is not None:
+            self.apply(apply)
+        return self.gradients(pixels, labels, start, total)
+
+    def checksum(self) -> str:
+        """The weights and optimiser slots as one hex digest: equal on every replica."""
+        import hashlib  # noqa: PLC0415 - only the replica checks use it
+
+        digest = hashlib.sha256()
+        for key, value in self.model.parameters().items():
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+        for key, value in sorted(self.model.optimizer.state()["slots"].items()):
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+        return digest.hexdigest()
+
+
+def replica_state(model: Sequential) -> dict:
+    """What makes a replica of `model` at this point of its run: the weights file (weights and
+    optimiser state) and each Dropout layer's random stream, as JSON."""
+    streams = {layer.name: layer.rng.bit_generator.state for layer in model.layers
+               if isinstance(layer, Dropout)}
+    return {"weights": weights.save(model, model.optimizer), "dropout": json.dumps(streams)}
+
+
+class WorkerLost(RuntimeError):
+    """A replica's worker ended (crashed, ran out of memory, was ended) during a run."""
+
+    def __init__(self, worker: int) -> None:
+        super().__init__(f"worker {worker} was lost")
+        self.worker = worker
+
+
+class Transport(Protocol):
+    """The replicas after the lead (1..N-1), wherever they run."""
+
+    size: int  # how many there are
+
+    def sync(self, state: dict) -> None:
+        """Make every replica a copy of the model `replica_state` described."""
+
+    def send(self, replica: int, apply: Step | None, pixels: np.ndarray, labels: np.ndarray,
+             start: int, total: int) -> None:
+        """Start `replica` (1..size) on a shard: first `apply`, then the shard's gradients."""
+
+    def gather(self) -> list[ShardResult]:
+        """Every replica's result for the shard it was sent, in replica order; WorkerLost if
+        one is gone."""
+
+    def finish(self, apply: Step | None) -> None:
+        """The run's last step (when there is one) on every replica, with no shard after it."""
+
+
+class DataParallel:
+    """The lead's side of a run: `Sequential.train_steps` hands it each batch (model.parallel).
+
+    The replicas apply each step when they are sent the next batch, or at `finish`.
+    """
+
+    def __init__(self, model: Sequential, transport: Transport) -> None:
+        self.model, self.transport = model, transport
+        self.lead = Replica(model)
+        self.pending: Step | None = None  # applied here, not yet on the other replicas
+        transport.sync(replica_state(model))
+
+    @property
+    def workers(self) -> int:
+        return 1 + self.transport.size
+
+    def train_batch(self, pixels: np.ndarray, labels: np.ndarray,
+                    where: tuple[int, int] | None = None) -> tuple[float, float]:
+        """One optimiser step on the batch (raw `pixels` and int `labels`), over every replica;
+        the batch's (loss, accuracy). As Sequential.train_batch: a non-finite loss or weights
+        restores the weights and raises TrainingDiverged."""
+        total = len(pixels)
+        bounds = shard_bounds(total, self.workers)
+        for replica, (start, stop) in enumerate(bounds[1:], start=1):
+            self.transport.send(replica, self.pending, pixels[start:stop], labels[start:stop],
+                                start, total)
+        self.pending = None
+        start, stop = bounds[0]
+        own = self.lead.gradients(pixels[start:stop], labels[start:stop], start, total)
+        results = [own, *self.transport.gather()]
+        loss = sum(result.loss for result in results)  # in replica order, like the gradients
+        correct = sum(result.correct for result in results)
+        step = Step(reduce_in_order([result.gradient for result in results]),
+                    self.model.optimizer.learning_rate)
+        before = Checkpoint(self.model)
+        if not math.isfinite(loss) or not self.lead.apply(step):
+            before.restore(self.model)  # the others never got this step
+            epoch, batch = where or (None, None)
+            raise TrainingDiverged("diverged", epoch=epoch, batch=batch,
+                                   learning_rate=float(step.learning_rate))
+        self.pending = step
+        return loss, correct / total
+
+    def finish(self) -> None:
+        """Bring the other replicas to the lead's weights (the run's last step)."""
+        self.transport.finish(self.pending)
+        self.pending = None
+
+
+class LocalTransport:
+    """Replicas in this process, run one after another at `gather`: the same arithmetic as the
+    browser's workers, for tests and the CLI (no speed-up: one Python thread)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.replicas: list[Replica] = []
+        self.sent: dict[int, tuple] = {}
+
+    def sync(self, state: dict) -> None:
+        self.replicas = [Replica.from_state(state) for _ in range(self.size)]
+
+    def send(self, replica: int, apply: Step | None, pixels: np.ndarray, labels: np.ndarray,
+             start: int, total: int) -> None:
+        self.sent[replica] = (apply, pixels, labels, start, total)
+
+    def gather(self) -> list[ShardResult]:
+        results = [self.replicas[i - 1].step(*self.sent[i]) for i in range(1, self.size + 1)]
+        self.sent.clear()
+        return results
+
+    def finish(self, apply: Step | None) -> None:
+        if apply is not None:
+            for replica in self.replicas:
+                replica.apply(apply)
