@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -21,8 +21,12 @@ from digitlab.nn.layers import Conv2D, Layer
 from digitlab.nn.losses import cross_entropy_per_example, softmax, softmax_cross_entropy
 from digitlab.nn.optim import Adam, Optimizer
 
-if TYPE_CHECKING:
-    from digitlab.nn.parallel import DataParallel
+
+class BatchStep(Protocol):
+    """What trains a batch instead of the model alone: nn/parallel.py's DataParallel."""
+
+    def train_batch(self, pixels: np.ndarray, labels: np.ndarray,
+                    where: tuple[int, int] | None = None) -> tuple[float, float]: ...
 
 _NAME_PREFIX = {
     "conv2d": "conv2d",
@@ -102,7 +106,7 @@ class Sequential:
         self.name = name
         self.optimizer: Optimizer | None = None
         # Set while a run trains each batch on several replicas (nn/parallel.py).
-        self.parallel: DataParallel | None = None
+        self.parallel: BatchStep | None = None
         rng = np.random.default_rng(seed)
         shape = self.input_shape
         self.output_shapes: list[tuple[int, ...]] = []
