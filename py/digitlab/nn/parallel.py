@@ -15,12 +15,13 @@ Against one worker only the order of the float32 sums changes: within a shard th
 sum its rows, and the shards are then added. The results agree to rounding, not bit for bit.
 
 The lead replica drives (`DataParallel`, the model's `parallel` during a run); the others are
-reached through a `Transport`: other browser workers in the page (`web/team.py`), replicas in
-this process under CPython (`LocalTransport`, for the tests).
+reached through a `Transport`, the one interface a page's other workers are to be driven by;
+`LocalTransport` holds replicas in this process (CPython, the tests).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -33,8 +34,7 @@ import numpy as np
 from digitlab.encoding import one_hot
 from digitlab.nn import weights
 from digitlab.nn.layers import Dropout
-from digitlab.nn.losses import softmax_cross_entropy
-from digitlab.nn.sequential import Checkpoint, Sequential, TrainingDiverged
+from digitlab.nn.sequential import Sequential
 
 
 def shard_bounds(rows: int, shards: int) -> list[tuple[int, int]]:
@@ -149,16 +149,11 @@ class Replica:
             self._skip_dropout(total)
             return ShardResult(np.zeros(self.layout.size, np.float32), 0.0, 0)
         x = model._images(pixels)
-        y = one_hot(labels, dtype=x.dtype)
-        # Overflow shows as a non-finite loss or weights, which the lead reports (DIVERGED).
-        with dropout_rows(model, start, total), np.errstate(over="ignore", invalid="ignore"):
-            logits = model.forward(x, training=True)
-            loss, dlogits = softmax_cross_entropy(logits, y, batch_size=total)
-            if math.isfinite(loss):
-                model.backward(dlogits)
-                gradient = self.layout.flatten(model.gradients())
-            else:
-                gradient = np.full(self.layout.size, np.nan, np.float32)
+        with dropout_rows(model, start, total):
+            loss, logits = model.backpropagate(x, one_hot(labels, dtype=x.dtype), total)
+        # A non-finite loss leaves no gradients: the lead sees the loss and reports DIVERGED.
+        gradient = (self.layout.flatten(model.gradients()) if math.isfinite(loss)
+                    else np.full(self.layout.size, np.nan, np.float32))
         correct = int((logits.argmax(axis=1) == labels).sum())
         return ShardResult(gradient, loss, correct)
 
@@ -168,13 +163,12 @@ class Replica:
             if isinstance(layer, Dropout) and layer.rate > 0:
                 layer.rng.random((total, *shape), dtype=np.float32)
 
-    def apply(self, step: Step) -> bool:
-        """The optimiser step every replica takes; False when a weight is no longer finite."""
-        optimizer = self.model.optimizer
-        optimizer.learning_rate = step.learning_rate
-        with np.errstate(over="ignore", invalid="ignore"):
-            optimizer.step(self.model.parameters(), self.layout.unflatten(step.gradient))
-        return all(np.isfinite(p).all() for p in self.model.parameters().values())
+    def apply(self, step: Step) -> None:
+        """The optimiser step every replica takes (the lead checked it: DataParallel)."""
+        self.model.optimizer.learning_rate = step.learning_rate
+        with np.errstate(over="ignore", invalid="ignore"):  # as on the lead (apply_gradients)
+            self.model.optimizer.step(self.model.parameters(),
+                                      self.layout.unflatten(step.gradient))
 
     def step(self, apply: Step | None, pixels: np.ndarray, labels: np.ndarray, start: int,
              total: int) -> ShardResult:
@@ -186,8 +180,6 @@ class Replica:
 
     def checksum(self) -> str:
         """The weights and optimiser slots as one hex digest: equal on every replica."""
-        import hashlib  # noqa: PLC0415 - only the replica checks use it
-
         digest = hashlib.sha256()
         for key, value in self.model.parameters().items():
             digest.update(key.encode())
@@ -206,14 +198,6 @@ def replica_state(model: Sequential) -> dict:
     return {"weights": weights.save(model, model.optimizer), "dropout": json.dumps(streams)}
 
 
-class WorkerLost(RuntimeError):
-    """A replica's worker ended (crashed, ran out of memory, was ended) during a run."""
-
-    def __init__(self, worker: int) -> None:
-        super().__init__(f"worker {worker} was lost")
-        self.worker = worker
-
-
 class Transport(Protocol):
     """The replicas after the lead (1..N-1), wherever they run."""
 
@@ -227,8 +211,7 @@ class Transport(Protocol):
         """Start `replica` (1..size) on a shard: first `apply`, then the shard's gradients."""
 
     def gather(self) -> list[ShardResult]:
-        """Every replica's result for the shard it was sent, in replica order; WorkerLost if
-        one is gone."""
+        """Every replica's result for the shard it was sent, in replica order."""
 
     def finish(self, apply: Step | None) -> None:
         """The run's last step (when there is one) on every replica, with no shard after it."""
@@ -268,12 +251,8 @@ class DataParallel:
         correct = sum(result.correct for result in results)
         step = Step(reduce_in_order([result.gradient for result in results]),
                     self.model.optimizer.learning_rate)
-        before = Checkpoint(self.model)
-        if not math.isfinite(loss) or not self.lead.apply(step):
-            before.restore(self.model)  # the others never got this step
-            epoch, batch = where or (None, None)
-            raise TrainingDiverged("diverged", epoch=epoch, batch=batch,
-                                   learning_rate=float(step.learning_rate))
+        # The others never get a step that diverged: the lead goes back to where they are.
+        self.model.apply_gradients(self.lead.layout.unflatten(step.gradient), loss, where)
         self.pending = step
         return loss, correct / total
 
@@ -285,7 +264,7 @@ class DataParallel:
 
 class LocalTransport:
     """Replicas in this process, run one after another at `gather`: the same arithmetic as the
-    browser's workers, for tests and the CLI (no speed-up: one Python thread)."""
+    browser's workers would do, for the tests (no speed-up: one Python thread)."""
 
     def __init__(self, size: int) -> None:
         self.size = size

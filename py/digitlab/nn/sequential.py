@@ -229,25 +229,42 @@ class Sequential:
         On a non-finite loss or weights, restores weights and optimiser state and raises
         TrainingDiverged, naming `where` (epoch, batch), when given.
         """
+        loss, logits = self.backpropagate(x, y_onehot)
+        self.apply_gradients(self.gradients(), loss, where)
+        acc = float((logits.argmax(axis=1) == y_onehot.argmax(axis=1)).mean())
+        return loss, acc
+
+    def backpropagate(self, x: np.ndarray, y_onehot: np.ndarray,
+                      batch_size: int | None = None) -> tuple[float, np.ndarray]:
+        """The training forward pass, its mean loss and, when that is finite, every layer's
+        gradients (left in `gradients()`); returns (loss, logits). `batch_size`: the whole
+        batch's rows when `x` is one shard of it (see softmax_cross_entropy)."""
+        # Overflow is detected by the caller and reported as TrainingDiverged, not as warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = self.forward(x, training=True)
+            loss, dlogits = softmax_cross_entropy(logits, y_onehot, batch_size)
+            if math.isfinite(loss):
+                self.backward(dlogits)
+        return loss, logits
+
+    def apply_gradients(self, grads: dict[str, np.ndarray], loss: float,
+                        where: tuple[int, int] | None = None) -> None:
+        """The optimiser's step from `grads` (by parameter key) for a batch of this `loss`. On
+        a non-finite loss or weights, restores weights and optimiser state and raises
+        TrainingDiverged, naming `where` (epoch, batch), when given."""
         optimizer = self.optimizer if self.optimizer is not None else Adam()
         self.optimizer = optimizer
         before = Checkpoint(self)
-        # Overflow is detected below and reported as TrainingDiverged, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
-            logits = self.forward(x, training=True)
-            loss, dlogits = softmax_cross_entropy(logits, y_onehot)
             finite = math.isfinite(loss)
             if finite:
-                self.backward(dlogits)
-                optimizer.step(self.parameters(), self.gradients())
+                optimizer.step(self.parameters(), grads)
                 finite = all(np.isfinite(p).all() for p in self.parameters().values())
         if not finite:
             before.restore(self)
             epoch, batch = where or (None, None)
             raise TrainingDiverged("diverged", epoch=epoch, batch=batch,
                                    learning_rate=float(optimizer.learning_rate))
-        acc = float((logits.argmax(axis=1) == y_onehot.argmax(axis=1)).mean())
-        return loss, acc
 
     def train_steps(
         self,

@@ -29,6 +29,7 @@ STEPS: dict[str, list[tuple[str, str]]] = {
               ("digitlab.nn.layers", "MaxPool2D.forward")],
     "train": [("digitlab.nn.sequential", "Sequential.train_steps"),
               ("digitlab.nn.sequential", "Sequential.train_batch"),
+              ("digitlab.nn.sequential", "Sequential.backpropagate"),
               ("digitlab.encoding", "normalize")],
     "evaluate": [("digitlab.nn.metrics", "accuracy"),
                  ("digitlab.nn.metrics", "per_class_accuracy"),
