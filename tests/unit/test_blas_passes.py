@@ -119,6 +119,25 @@ def test_pool_forward_gives_the_reference_maxima(shape, pool):
                           numpy_ops.numpy_pool_forward(x, *pool))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 24, 24, 8), (2, 7, 9, 4), (1, 9, 9, 3), (2, 6, 6, 2)])
+@pytest.mark.parametrize("pool", [(2, 2), (3, 3), (2, 3), (1, 2)])
+def test_pool_backward_gives_the_reference_gradient(shape, pool, dtype):
+    # Ties everywhere (rounded ReLU outputs: many all-zero windows), leftover rows and columns
+    # (9 by 2), a NaN and an infinite output gradient: the same first maximum takes each
+    # window's gradient, and the products are the same, so equal bit for bit.
+    rng = np.random.default_rng(7)
+    x = np.maximum(np.round(rng.standard_normal(shape)), 0).astype(dtype)
+    x[0, 0, 0, 0] = np.nan
+    out = numpy_ops.numpy_pool_forward(x, *pool)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dout[-1, 0, 0, -1] = np.inf
+    with np.errstate(invalid="ignore"):  # inf * 0 where the window's maximum is elsewhere
+        got = numpy_ops.blas_pool_backward(x, out, dout, *pool)
+        want = numpy_ops.numpy_pool_backward(x, out, dout, *pool)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize("shape", [(4, 6, 5, 8), (7, 10), (3, 2, 2, 1)])
 @pytest.mark.parametrize("relu", [True, False])
 def test_bias_act_gives_the_reference_values(shape, relu):
