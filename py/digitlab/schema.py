@@ -76,6 +76,7 @@ ZOO_MODELS = ("tutorial", "strong")
 # field as the reader sees it.
 
 TRAINING_IMAGES = 55000  # the training portion: trainSize + validationSize may not exceed it
+MAX_WORKERS = 8  # the most training workers a run may ask for (each is its own Pyodide)
 
 TRAINING: dict[str, dict[str, Any]] = {
     "model": {"kind": "model", "default": "tutorial", "choices": list(ZOO_MODELS),
@@ -97,6 +98,10 @@ TRAINING: dict[str, dict[str, Any]] = {
     # An extension: the learning rate is multiplied by it after every epoch.
     "learningRateDecay": {"kind": "number", "default": 1.0, "exclusiveMin": 0, "max": 1,
                           "label": "train.learningRateDecay"},
+    # How many Pyodide workers share each batch (nn/parallel.py): a count, or 'auto', which
+    # picks min(cores, 4) when a worker's shard is worth its messages and 1 below that.
+    "workers": {"kind": "workers", "default": "auto", "choices": ["auto"], "min": 1,
+                "max": MAX_WORKERS, "label": "train.workers"},
 }  # fmt: skip
 
 TRAINING_DEFAULTS: dict[str, Any] = {name: field["default"] for name, field in TRAINING.items()}
@@ -159,6 +164,9 @@ ERRORS: dict[str, dict[str, Any]] = {
     "RUNTIME": {"reasons": ["not_ready", "exception", "download", "http"]},
     "INTERNAL": {"reasons": ["unknown_method", "exception"]},
     "BUSY": {"reasons": ["training", "running"]},
+    # A training worker crashed, ran out of memory or was ended mid-run: the run stops with
+    # the weights of its last completed step.
+    "WORKER_LOST": {"reasons": ["lost"]},
     "UNSUPPORTED": {"reasons": []},
 }  # fmt: skip
 

@@ -109,6 +109,16 @@ def test_unknown_fields_and_non_objects_are_refused() -> None:
         check_config([1, 2])
 
 
+def test_workers_is_auto_or_a_count_in_range() -> None:
+    assert check_config({"workers": "auto"})["workers"] == "auto"
+    assert check_config({"workers": 2.0})["workers"] == 2
+    for bad in (0, 9, 1.5, "two", True, None):
+        with pytest.raises(ConfigError) as info:
+            check_config({"workers": bad})
+        assert (info.value.reason, info.value.field) == ("range", "workers")
+        assert info.value.limits == [1, schema.MAX_WORKERS]
+
+
 def test_a_good_config_gets_the_schemas_defaults() -> None:
     assert check_config({}) == schema.TRAINING_DEFAULTS
     config = check_config({"epochs": 3.0, "learningRate": 1e30})
@@ -117,7 +127,7 @@ def test_a_good_config_gets_the_schemas_defaults() -> None:
     assert schema.TRAINING_DEFAULTS == {
         "model": "tutorial", "trainSize": 5500, "validationSize": 1000, "epochs": 10,
         "batchSize": 512, "learningRate": 0.001, "optimizer": "adam", "seed": 0,
-        "continue": False, "learningRateDecay": 1.0}
+        "continue": False, "learningRateDecay": 1.0, "workers": "auto"}
 
 
 def test_the_cli_refuses_a_bad_setting_through_the_same_check(capsys) -> None:

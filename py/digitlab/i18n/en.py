@@ -149,6 +149,7 @@ STRINGS: dict[str, str] = {
     # field labels that only errors use (the others are the page's own labels above)
     "train.seed": "Seed",
     "train.learningRateDecay": "Learning-rate decay",
+    "train.workers": "Workers (cores)",
     "builder.inputShape": "Input shape",
     "builder.kernelInitializer": "Kernel initialiser",
     "builder.name": "Layer name",
@@ -313,6 +314,8 @@ STRINGS: dict[str, str] = {
     "model.code": "From code (the model cell's `get_model`)",
     "field.code": "Code",
     "error.BUSY.running": "a code cell is running",
+    "error.WORKER_LOST": "Training stopped: {detail}.",
+    "error.WORKER_LOST.lost": "training worker {worker} of {workers} was lost at epoch {epoch}, batch {batch} (it crashed, ran out of memory or was closed); the weights of the last completed batch are kept, and Continue trains on the workers that are left",
     "error.BAD_CONFIG.code": "{field} must be text of at most {limit} characters",
     "model.status.other": "The model chosen above is not trained yet: Train builds it. Until then Evaluate, Continue, Save and the pad use the model in this table.",
     "model.name.custom": "Custom model",

@@ -147,6 +147,7 @@ STRINGS: dict[str, str] = {
     # field labels that only errors use (the others are the page's own labels above)
     "train.seed": "随机种子",
     "train.learningRateDecay": "学习率衰减",
+    "train.workers": "工作线程（核心数）",
     "builder.inputShape": "输入形状",
     "builder.kernelInitializer": "卷积核初始化方式",
     "builder.name": "层的名称",
@@ -311,6 +312,8 @@ STRINGS: dict[str, str] = {
     "model.code": "来自代码（模型单元的 `get_model`）",
     "field.code": "代码",
     "error.BUSY.running": "有代码单元正在运行",
+    "error.WORKER_LOST": "训练已停止：{detail}。",
+    "error.WORKER_LOST.lost": "第 {worker} 个训练工作线程（共 {workers} 个）在第 {epoch} 轮第 {batch} 批时丢失（崩溃、内存不足或被关闭）；已保留最后一个完成批次的权重，“继续”会用剩下的工作线程训练",
     "error.BAD_CONFIG.code": "{field} 必须是不超过 {limit} 个字符的文本",
     "model.status.other": "上面选中的模型尚未训练：点“训练”就会构建它。在此之前，评估、继续训练、保存权重和手写板都使用表中的这个模型。",
     "model.name.custom": "自定义模型",

@@ -37,6 +37,14 @@ def _checked(name: str, value: Any) -> Any:
         return value
     if kind == "choice" and value not in rules["choices"]:
         raise ConfigError("choice", field=name, value=value, choices=rules["choices"])
+    if kind == "workers":  # 'auto' or a count
+        if value in rules["choices"]:
+            return value
+        whole = _is_number(value) and value == int(value)
+        if not whole or not rules["min"] <= value <= rules["max"]:
+            raise ConfigError("range", field=name, value=value,
+                              limits=[rules["min"], rules["max"]])
+        return int(value)
     if kind == "bool" and not isinstance(value, bool):
         raise ConfigError("boolean", field=name, value=value)
     return value  # the model: nn/spec.py checks it
