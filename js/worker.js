@@ -2,11 +2,9 @@
 // package, and relays typed messages between the page and Python (py/digitlab/web/worker.py).
 // No model logic lives here.
 
-const PYODIDE_DIR = new URL("../vendor/__PYODIDE_DIR__/", import.meta.url).href;
-const PY_FILES = ["__PY_FILES__"]; // build.py writes the list of package files, content-hashed
-// Their bytecode for Pyodide's Python, compiled at build time (null: Python compiles them).
-const PY_BYTECODE = "__PY_BYTECODE__";
-const KERNELS = { "__KERNELS__": "" }; // variant -> URL of the SIMD GEMM side modules
+import { downloadPackage, KERNELS, PYODIDE_DIR, writePackage } from "./package.js";
+import { Team } from "./team.js";
+
 const DATA_URLS = {
   sprite: new URL("../data/mnist_images.png", import.meta.url).href,
   labels: new URL("../data/mnist_labels_uint8", import.meta.url).href,
@@ -200,45 +198,7 @@ class StageError extends Error {
 
 // The package's sources (and bytecode) are fetched from the start too, while the runtime
 // starts; they are written into its file system once it is up.
-const PY_BASE = new URL("../py/", import.meta.url).href;
-const packageDownload = Promise.all(PY_FILES.map(async (entry) => {
-  const response = await fetch(PY_BASE + entry);
-  if (!response.ok) throw new StageError("runtime", "RUNTIME", `py/${entry.split("?")[0]}: HTTP ${response.status}`);
-  return [entry.split("?")[0], await response.text()];
-}));
-packageDownload.catch(() => {}); // awaited in boot, which reports it
-// Without the bytecode (missing, refused) Python compiles the sources: slower, same result.
-const bytecodeDownload = PY_BYTECODE === null ? Promise.resolve(null) : fetch(PY_BASE + PY_BYTECODE)
-  .then((response) => (response.ok ? response.arrayBuffer() : null)).catch(() => null);
-
-// build.py's bundle: per file, uint32 path length, UTF-8 path, uint32 size, bytes.
-function* bundledFiles(buffer) {
-  const view = new DataView(buffer);
-  const decoder = new TextDecoder();
-  for (let at = 0; at + 4 <= buffer.byteLength;) {
-    const nameLength = view.getUint32(at, true);
-    const name = decoder.decode(new Uint8Array(buffer, at + 4, nameLength));
-    const size = view.getUint32(at + 4 + nameLength, true);
-    yield [name, new Uint8Array(buffer, at + 8 + nameLength, size)];
-    at += 8 + nameLength + size;
-  }
-}
-
-function writeFile(pyodide, path, data) {
-  const target = `/home/pyodide/${path}`;
-  pyodide.FS.mkdirTree(target.slice(0, target.lastIndexOf("/")));
-  pyodide.FS.writeFile(target, data);
-}
-
-async function loadPackageFiles(pyodide) {
-  for (const [path, text] of await packageDownload) writeFile(pyodide, path, text);
-  const bytecode = await bytecodeDownload;
-  try {
-    for (const [path, data] of bytecode ? bundledFiles(bytecode) : []) writeFile(pyodide, path, data);
-  } catch (error) {
-    console.warn("the package's bytecode is unreadable; Python compiles the sources:", error);
-  }
-}
+const packageDownload = downloadPackage((message) => new StageError("runtime", "RUNTIME", message));
 
 // Pyodide downloads and unpacks the wheels concurrently; a failure names its package.
 async function loadPackages(pyodide, names) {
@@ -288,9 +248,8 @@ async function boot(canvases, settings, interruptBuffer) {
   await timed("numpy", () => loadPackages(pyodide, ["numpy"]));
   // Its own mark: the bare boot's floor includes it, the package's imports then do not.
   await timed("numpyImport", () => pyodide.runPython("import numpy"));
-  await timed("pyFiles", () => loadPackageFiles(pyodide));
+  await timed("pyFiles", () => writePackage(pyodide, packageDownload));
   await timed("imports", () => {
-    pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
     app = pyodide.pyimport("digitlab.web.worker").start(canvases, JSON.stringify(settings));
   });
   const sprite = await dataDownloads.sprite.catch(() => null);
