@@ -5,7 +5,7 @@
 import { memoryBudget } from "./budget.js";
 import { t } from "./i18n.js";
 import { restoreWeights, runCode, stopCode } from "./coderun.js";
-import { boot, busyError, callWorker, codedError, on, sendStop, setPhase, startWorker, state } from "./rpc.js";
+import { boot, busyError, callWorker, codedError, on, sendKillWorker, sendStop, setPhase, startWorker, state } from "./rpc.js";
 import { shareUrl } from "./share.js";
 
 /**
@@ -124,7 +124,8 @@ export const digitlab = {
     page.weightsLoaded(summary);
     return summary;
   },
-  state: () => ({ ...state, model: state.model && { ...state.model }, run: state.run && { ...state.run } }),
+  state: () => ({ ...state, model: state.model && { ...state.model }, run: state.run && { ...state.run },
+    workers: state.workers && { ...state.workers } }),
   summary: (model) => callWorker("summary", { model }),
   memory: (options = {}) => callWorker("memory", options),
   inspect: (index) => callWorker("inspect", { index }),
@@ -152,6 +153,10 @@ export const digitlab = {
     return digitlab.ready;
   }),
   cells: () => page.cellCodes(),
+  // Data-parallel training: each worker's copy of the model in use, [{worker, checksum,
+  // wasmHeapBytes}] (worker 1 first), and the test hook that ends worker n (2..) as a crash.
+  replicas: () => callWorker("replicas"),
+  killWorker: (n) => sendKillWorker(n),
   // Where the boot's time went (sync): stage -> [start, end] ms since navigation start.
   bootTimings: () => boot.timings && structuredClone(boot.timings),
 };

@@ -12,10 +12,14 @@ const kernelDownloads = Object.fromEntries(Object.entries(KERNELS).map(([variant
 for (const download of Object.values(kernelDownloads)) download.catch(() => {});
 
 let replica = null; // the Python side, once booted
+let pyodideModule = null;
+// Pyodide does not expose its Memory; its Emscripten module does (a private field).
+const heapBytes = () => pyodideModule?._module?.HEAPU8?.byteLength ?? null;
 
 async function boot(settings) {
   const { loadPyodide } = await import(PYODIDE_DIR + "pyodide.mjs");
   const pyodide = await loadPyodide({ indexURL: PYODIDE_DIR, lockFileURL: PYODIDE_DIR + "pyodide-lock.json" });
+  pyodideModule = pyodide;
   await pyodide.loadPackage(["numpy"], { messageCallback: () => {} });
   await writePackage(pyodide, packageDownload);
   replica = pyodide.pyimport("digitlab.web.replica").start();
@@ -26,12 +30,14 @@ async function answer(message) {
   switch (message.type) {
     case "sync": return replica.sync(message.weights, message.dropout, message.backend);
     case "step": {
-      const result = replica.step(message.apply, message.learningRate, message.pixels,
-                                  message.labels, message.start, message.total).toJs();
-      return [{ gradient: result[0], loss: result[1], correct: result[2] }, [result[0].buffer]];
+      const proxy = replica.step(message.apply, message.learningRate, message.pixels,
+                                 message.labels, message.start, message.total);
+      const [gradient, loss, correct] = proxy.toJs();
+      proxy.destroy(); // the tuple, kept alive by its proxy otherwise
+      return [{ gradient, loss, correct }, [gradient.buffer]];
     }
     case "apply": return replica.apply(message.apply, message.learningRate);
-    case "checksum": return { checksum: replica.checksum() };
+    case "checksum": return { checksum: replica.checksum(), wasmHeapBytes: heapBytes() };
     default: throw new Error(`unknown message ${message.type}`);
   }
 }

@@ -18,7 +18,7 @@ const $ = (id) => document.getElementById(id);
  * model {name, params, source, trained} and run {epoch, epochs, completed, batch, batches,
  * stopped, finished} (each null until there is one).
  */
-export const state = { phase: "booting", epoch: 0, batch: 0, model: null, run: null };
+export const state = { phase: "booting", epoch: 0, batch: 0, model: null, run: null, workers: null };
 
 /** Python's last state message whole (with the model's summary and the run's figures). */
 export const lab = { state: null };
@@ -168,6 +168,7 @@ function uiSettings() {
     // ?simd=relaxed: the faster relaxed-SIMD kernel (results depend on the hardware);
     // ?simd=off: NumPy's own matmul. The default, plain SIMD, is reproducible.
     simd: new URLSearchParams(location.search).get("simd") || "plain",
+    cores: navigator.hardwareConcurrency || null, // `workers: 'auto'` uses up to 4 of them
   };
 }
 
@@ -237,6 +238,7 @@ function onState(next) {
   lab.state = next;
   state.model = pick(next.model, ["name", "params", "source", "trained"]);
   state.run = pick(next.run, ["epoch", "epochs", "completed", "batch", "batches", "stopped", "finished"]);
+  state.workers = next.workers ?? null;
   on.state(next);
 }
 
@@ -270,6 +272,11 @@ export function callWorker(method, args, bytes) {
 /** Ask the training loop to end after its current batch (a message, not a call: it is busy). */
 export function sendStop() {
   worker.postMessage({ type: "stop" });
+}
+
+/** End training worker `n` (2.. : worker 1 is the one Python answers in) as a crash would. */
+export function sendKillWorker(n) {
+  worker.postMessage({ type: "kill-worker", worker: n });
 }
 
 function settleCall(reply) {

@@ -1,14 +1,15 @@
 // The lead worker's training replicas: Pyodide workers it starts itself (./replica.js), each a
 // copy of the model that computes one shard of every batch (py/digitlab/nn/parallel.py). The
 // lead's Python drives them through py/digitlab/web/team.py; this module only moves messages.
-// A replica that crashes, runs out of memory or is ended is "lost": whatever waits on it is
-// rejected with {lost: its number}, and the team goes on without it.
+// A replica that crashes, runs out of memory or is ended is "lost": the step that waits on it
+// resolves with {lost: its number}, once the others answered, and the team goes on without it.
 
 let nextSeq = 1;
 
 class Member {
-  constructor(settings, onChange) {
+  constructor(settings, onChange, onLost) {
     this.state = "booting";
+    this.onLost = onLost;
     this.waiting = new Map(); // seq -> {resolve, reject}
     this.onChange = onChange;
     this.worker = new Worker(new URL("./replica.js", import.meta.url), { type: "module" });
@@ -46,6 +47,7 @@ class Member {
     if (this.state === "lost") return;
     this.worker.terminate();
     this.state = "lost";
+    this.onLost();
     for (const waiter of this.waiting.values()) waiter.reject({ lost: true });
     this.waiting.clear();
     this.onBooted(false);
@@ -76,7 +78,7 @@ export class Team {
   /** Start replicas until `count` are ready or booting. */
   ensure(count) {
     this.members = this.members.filter(usable);
-    while (this.members.length < count) this.members.push(new Member(this.settings, this.changed));
+    while (this.members.length < count) this.members.push(new Member(this.settings, this.changed, () => { this.lost += 1; }));
     this.changed();
   }
 
@@ -89,11 +91,12 @@ export class Team {
   }
 
   /** Make the first `size` ready replicas the run's (replica 1 first), copies of the model:
-   *  `state` {weights (Uint8Array), dropout (JSON), backend}. */
-  sync(size, state) {
+   *  its weights file (a Uint8Array), Dropout streams (JSON) and backend name. */
+  sync(size, weights, dropout, backend) {
     this.active = this.members.filter((m) => m.state === "ready").slice(0, size);
-    if (this.active.length < size) return Promise.reject({ lost: this.active.length + 1 });
-    return this.settle(this.active.map((m) => m.ask({ type: "sync", ...state })));
+    this.pending = [];
+    if (this.active.length < size) return Promise.resolve({ lost: this.active.length + 1 });
+    return this.settle(this.active.map((m) => m.ask({ type: "sync", weights, dropout, backend })));
   }
 
   /** Replica `i` (from 1): apply the last step (`apply`, a Float32Array, or null), then
@@ -115,11 +118,13 @@ export class Team {
     return this.settle(this.active.map((m) => m.ask({ type: "apply", apply, learningRate })));
   }
 
-  /** Each ready replica's digest of its weights and optimiser state (the replica checks). */
-  async checksums() {
+  /** Each ready replica's digest of its weights and optimiser state, and its wasm heap's
+   *  size: [{checksum, wasmHeapBytes}], replica 1 first. */
+  async replicas() {
     const ready = this.members.filter((m) => m.state === "ready");
     const answers = await this.settle(ready.map((m) => m.ask({ type: "checksum" })));
-    return answers.map((answer) => answer.checksum);
+    if (answers.lost) return answers;
+    return answers.map(({ checksum, wasmHeapBytes }) => ({ checksum, wasmHeapBytes }));
   }
 
   /** End ready replica `i` (from 1) as a crash would: the test hook for a lost worker. */
@@ -128,16 +133,18 @@ export class Team {
   }
 
   // All answers, or the first loss as {lost: the replica's number}, once every answer settled
-  // (so no reply of this step is left to arrive during the next).
+  // (so no reply of this step is left to arrive during the next). A replica's Python error
+  // rejects, with its message.
   async settle(answers) {
     const results = await Promise.allSettled(answers);
-    const failed = results.findIndex((result) => result.status === "rejected");
-    if (failed < 0) return results.map((result) => result.value);
-    const reason = results[failed].reason;
-    if (!reason?.lost) throw reason;
-    this.lost += results.filter((r) => r.status === "rejected" && r.reason?.lost).length;
-    this.members = this.members.filter(usable);
-    this.changed();
-    throw { lost: failed + 1 };
+    const lost = results.findIndex((result) => result.status === "rejected" && result.reason?.lost);
+    if (lost >= 0) {
+      this.members = this.members.filter(usable);
+      this.changed();
+      return { lost: lost + 1 };
+    }
+    const failed = results.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
+    return results.map((result) => result.value);
   }
 }

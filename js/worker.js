@@ -29,6 +29,7 @@ async function timed(stage, work) {
 }
 
 let app = null; // the Python App object, once booted
+let team = null; // the training replicas (./team.js)
 let bootFailed = false;
 const pendingStops = [];
 
@@ -221,7 +222,7 @@ async function loadPackages(pyodide, names) {
 const CALLS_WITHOUT_PILLOW = new Set([
   "examples", "train", "evaluate", "predict", "testImage", "inspect", "saveWeights",
   "loadWeights", "useModel", "state", "summary", "memory", "simdInfo", "simdVerify",
-  "setGemmBackend", "source", "plan", "setLanguage",
+  "setGemmBackend", "source", "plan", "setLanguage", "replicas",
 ]);
 let deferred = null; // settles with null, or the refusal a call that needs Pillow gets
 
@@ -249,6 +250,9 @@ async function boot(canvases, settings, interruptBuffer) {
   // Its own mark: the bare boot's floor includes it, the package's imports then do not.
   await timed("numpyImport", () => pyodide.runPython("import numpy"));
   await timed("pyFiles", () => writePackage(pyodide, packageDownload));
+  // The other workers a run may share its batches with, started when a run first asks.
+  team = new Team({ simd: settings.simd }, () => app?.state_changed());
+  self.digitlabTeam = team;
   await timed("imports", () => {
     app = pyodide.pyimport("digitlab.web.worker").start(canvases, JSON.stringify(settings));
   });
@@ -269,6 +273,10 @@ self.onmessage = async (event) => {
   const message = event.data;
   if (message.type === "stop") {
     pendingStops.push(true);
+    return;
+  }
+  if (message.type === "kill-worker") { // the test hook for a worker that crashes mid-run
+    team?.kill(message.worker - 1);
     return;
   }
   if (message.type === "init") {
@@ -308,10 +316,10 @@ async function callPython(method, args, bytes) {
   }
   try {
     const reply = JSON.parse(await app.call(method, JSON.stringify(args ?? null), bytes ?? null));
-    if (reply.ok && method === "memory") {
-      // Pyodide does not expose its Memory; its Emscripten module does (a private field).
-      reply.value.wasmHeapBytes = pyodideModule?._module?.HEAPU8?.byteLength ?? null;
-    }
+    // Pyodide does not expose its Memory; its Emscripten module does (a private field).
+    const heapBytes = pyodideModule?._module?.HEAPU8?.byteLength ?? null;
+    if (reply.ok && method === "memory") reply.value.wasmHeapBytes = heapBytes;
+    if (reply.ok && method === "replicas") reply.value[0].wasmHeapBytes = heapBytes;
     if (reply.ok && reply.bytes != null) {
       const proxy = app.take_bytes(reply.bytes);
       reply.bytes = proxy instanceof Uint8Array ? proxy : proxy.toJs();

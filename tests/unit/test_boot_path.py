@@ -86,9 +86,10 @@ def test_pyc_names_are_the_ones_pyodides_imports_look_for() -> None:
 
 
 def test_the_built_site_ships_unchecked_bytecode_for_every_module() -> None:
-    worker = next((build.SITE / "js").glob("worker.*.js")).read_text()
-    shipped = re.search(r'const PY_BYTECODE = "([^"]+)";', worker)
-    assert shipped, "the worker names no bytecode (was the site built without node?)"
+    # js/package.js: what every Pyodide worker of the page loads (the lead and the replicas).
+    package = next((build.SITE / "js").glob("package.*.js")).read_text()
+    shipped = re.search(r'const PY_BYTECODE = "([^"]+)";', package)
+    assert shipped, "the package names no bytecode (was the site built without node?)"
     name, version = shipped[1].split("?v=")
     blob = (build.SITE / "py" / name).read_bytes()
     assert build.content_hash(blob) == version

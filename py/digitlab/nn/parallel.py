@@ -31,6 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
+from digitlab import backend
 from digitlab.encoding import one_hot
 from digitlab.nn import weights
 from digitlab.nn.layers import Dropout
@@ -192,10 +193,25 @@ class Replica:
 
 def replica_state(model: Sequential) -> dict:
     """What makes a replica of `model` at this point of its run: the weights file (weights and
-    optimiser state) and each Dropout layer's random stream, as JSON."""
-    streams = {layer.name: layer.rng.bit_generator.state for layer in model.layers
-               if isinstance(layer, Dropout)}
-    return {"weights": weights.save(model, model.optimizer), "dropout": json.dumps(streams)}
+    optimiser state), each Dropout layer's random stream, as JSON, and the compute backend (a
+    replica in another process computes with the same kernels)."""
+    return {"weights": weights.save(model, model.optimizer), "dropout": dropout_streams(model),
+            "backend": backend.get_backend()}
+
+
+class ReplicaLost(Exception):  # noqa: N818 - a fact, not a bug: a worker went away
+    """Replica `replica` (1.. : the lead is 0) is gone (crashed, out of memory, ended). Raised
+    by a Transport; the batch it was in is not applied anywhere."""
+
+    def __init__(self, replica: int) -> None:
+        super().__init__(f"replica {replica} was lost")
+        self.replica = replica
+
+
+def dropout_streams(model: Sequential) -> str:
+    """Each Dropout layer's random stream, as JSON (what `Replica.load_dropout_streams` reads)."""
+    return json.dumps({layer.name: layer.rng.bit_generator.state for layer in model.layers
+                       if isinstance(layer, Dropout)})
 
 
 class Transport(Protocol):
@@ -211,7 +227,8 @@ class Transport(Protocol):
         """Start `replica` (1..size) on a shard: first `apply`, then the shard's gradients."""
 
     def gather(self) -> list[ShardResult]:
-        """Every replica's result for the shard it was sent, in replica order."""
+        """Every replica's result for the shard it was sent, in replica order; ReplicaLost
+        when one is gone (once every other answered, so none is left mid-step)."""
 
     def finish(self, apply: Step | None) -> None:
         """The run's last step (when there is one) on every replica, with no shard after it."""
@@ -237,8 +254,10 @@ class DataParallel:
                     where: tuple[int, int] | None = None) -> tuple[float, float]:
         """One optimiser step on the batch (raw `pixels` and int `labels`), over every replica;
         the batch's (loss, accuracy). As Sequential.train_batch: a non-finite loss or weights
-        restores the weights and raises TrainingDiverged."""
+        restores the weights and raises TrainingDiverged. A lost replica (ReplicaLost) leaves
+        the lead as it was after the last completed batch, its Dropout streams included."""
         total = len(pixels)
+        streams = dropout_streams(self.model)
         bounds = shard_bounds(total, self.workers)
         for replica, (start, stop) in enumerate(bounds[1:], start=1):
             self.transport.send(replica, self.pending, pixels[start:stop], labels[start:stop],
@@ -246,7 +265,11 @@ class DataParallel:
         self.pending = None
         start, stop = bounds[0]
         own = self.lead.gradients(pixels[start:stop], labels[start:stop], start, total)
-        results = [own, *self.transport.gather()]
+        try:
+            results = [own, *self.transport.gather()]
+        except ReplicaLost:
+            self.lead.load_dropout_streams(streams)  # this batch's masks were drawn: undrawn
+            raise
         loss = sum(result.loss for result in results)  # in replica order, like the gradients
         correct = sum(result.correct for result in results)
         step = Step(reduce_in_order([result.gradient for result in results]),

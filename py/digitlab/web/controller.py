@@ -19,6 +19,7 @@ the run's own; in the middle of an epoch the images, batch size and seed cannot 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -40,14 +41,16 @@ from digitlab.errors import ConfigError, DigitLabError, error
 from digitlab.i18n import describe
 from digitlab.nn import metrics, plan, tfjs, weights
 from digitlab.nn.optim import make_optimizer
+from digitlab.nn.parallel import DataParallel, Replica, ReplicaLost
 from digitlab.nn.sequential import Sequential, TrainingDiverged, TrainingRun, summarize
 from digitlab.nn.spec import INPUT_SHAPE, SpecError, parse_spec
 from digitlab.nn.training import check_config, model_error
 from digitlab.nn.zoo import ZOO, build_model
-from digitlab.schema import LANGUAGES, TRAINING, TRAINING_DEFAULTS
+from digitlab.schema import LANGUAGES, MAX_WORKERS, TRAINING, TRAINING_DEFAULTS
 from digitlab.web import sources, views
 from digitlab.web.canvas import CanvasSet
 from digitlab.web.cells import Cells
+from digitlab.web.team import SoloTeam, Team
 
 WARM_UP_IMAGES = 1000  # Sequential.predict's batch: the first evaluate()'s shapes
 CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
@@ -61,6 +64,12 @@ RUN_SETTINGS = ("trainSize", "validationSize", "batchSize", "seed", "learningRat
                 "learningRateDecay", "optimizer")
 # What decides the batches of an epoch: fixed until the epoch ends.
 EPOCH_SETTINGS = ("trainSize", "batchSize", "seed")
+# `workers: 'auto'`: at most this many (the issue's default, min(cores, 4)), and fewer while a
+# worker's shard of a batch would be under MIN_SHARD_FLOPS forward FLOPs: below that the
+# messages and the wait for the slowest worker cost more than the shard saves (measured with
+# `bench/run.py --scaling`, see the README).
+AUTO_WORKERS = 4
+MIN_SHARD_FLOPS = 40_000_000
 # Where a model can come from (`source` in the state): trained here, a weights file, this
 # browser's storage at boot, a share link the reader accepted, the builder, the code cell.
 SOURCES = ("trained", "file", "stored", "link", "builder", "code")
@@ -129,9 +138,10 @@ class Controller:
 
     def __init__(self, canvases: CanvasSet, settings: dict, post: Post,
                  yield_now: Callable[[], Awaitable[Any]], take_stop: Callable[[], bool],
-                 pause: Callable[[], None] = lambda: None) -> None:
+                 pause: Callable[[], None] = lambda: None, team: Team | None = None) -> None:
         """`pause()`: let the worker receive messages and show frames from inside synchronous
-        code (a code cell's training); a no-op where that cannot be done."""
+        code (a code cell's training); a no-op where that cannot be done. `team`: the other
+        workers a run may share its batches with (web/team.py); none by default."""
         self.settings = settings
         self.lang = self.settings.get("lang", "en")
         self.canvases = canvases
@@ -152,6 +162,9 @@ class Controller:
         self.next_token = 0
         self.cells = Cells(post, pause, take_stop)  # the code cells (web/cells.py)
         self.code_model: Sequential | None = None  # what the model cell's get_model() made
+        self.team: Team = team or SoloTeam()
+        self.workers_requested: int | str = TRAINING_DEFAULTS["workers"]  # the last train()'s
+        self.workers_active: int | None = None  # how many workers the current or last run uses
         views.attach(canvases, post)  # where the canvases' alt texts go
 
     # ------------------------------------------------------------ 1. data
@@ -170,7 +183,7 @@ class Controller:
             # DataError: DATA_SPRITE/LABELS
             self.data = MnistData.from_bytes(sprite.data, labels, inflated=sprite.inflated)
             timings["dataDecode"], start = [start, epoch_ms()], epoch_ms()
-            await self.load_kernels(kernel_downloads)
+            await load_kernels(self.settings.get("simd", "plain"), kernel_downloads)
             timings["kernels"], start = [start, epoch_ms()], epoch_ms()
             self.draw_data_step()
             self.draw_pad_views()
@@ -185,27 +198,6 @@ class Controller:
             traceback.print_exc()
             return failure(error("RUNTIME", "exception", exception=type(exception).__name__,
                                  detail=str(exception)), self.lang, stage="data")
-
-    async def load_kernels(self, downloads: dict[str, Awaitable[Download]] | None) -> None:
-        """Make the WebAssembly SIMD kernels the backend, before any training can start, so a
-        seeded run always takes the same path. Without them, NumPy stays.
-
-        `downloads` maps each variant to a download the worker started at once, like the data's.
-        """
-        choice = self.settings.get("simd", "plain")
-        if choice == "off" or downloads is None:
-            return
-        paths = {}
-        for variant in ("plain", "relaxed") if choice == "relaxed" else ("plain",):
-            try:
-                data = await bytes_of(downloads[variant], f"gemm_{variant}.wasm", "RUNTIME")
-                paths[variant] = f"/tmp/gemm_{variant}.so"
-                with open(paths[variant], "wb") as file:
-                    file.write(data)
-            except Exception as error:  # noqa: BLE001 - a missing kernel means the NumPy path
-                wasm.note_failure(variant, f"download: {type(error).__name__}: {error}")
-        if "plain" in paths:
-            wasm.load(paths["plain"], paths.get("relaxed"), relaxed=choice == "relaxed")
 
     def call_simdInfo(self, args: dict, payload: Any) -> dict:
         return wasm.info()
@@ -314,8 +306,47 @@ class Controller:
             "perClass": self.evaluation["perClass"], "counts": self.evaluation["counts"],
             "confusion": self.evaluation["confusion"]}
         phase = "training" if self.training else "running" if self.cells.running else "ready"
-        return {"phase": phase, "model": model,
-                "run": self.run_state(), "evaluation": evaluation}
+        return {"phase": phase, "model": model, "run": self.run_state(),
+                "evaluation": evaluation, "workers": self.workers_state()}
+
+    def workers_state(self) -> dict:
+        """{requested, active, ready, booting, lost, cores, parallel}: ready counts the lead."""
+        team = self.team.info()
+        return {"requested": self.workers_requested, "active": self.workers_active,
+                "ready": 1 + team["ready"], "booting": team["booting"], "lost": team["lost"],
+                "cores": self.settings.get("cores"), "parallel": self.team.supported}
+
+    def workers_for(self, requested: int | str, model: Sequential, batch_size: int) -> int:
+        """How many workers a run uses: 1 where the team cannot take part, else the count
+        asked for, or for 'auto' up to AUTO_WORKERS cores while each shard is worth it."""
+        if not self.team.parallel:
+            return 1
+        if requested != "auto":
+            return int(requested)
+        cores = self.settings.get("cores")
+        count = min(int(cores) if isinstance(cores, int) and cores > 0 else 1, AUTO_WORKERS,
+                    MAX_WORKERS)
+        while count > 1 and batch_size // count * model.flops_per_image() < MIN_SHARD_FLOPS:
+            count -= 1
+        return count
+
+    async def share_batches(self, workers: int) -> int:
+        """Hand the model's batches to `workers` workers (the lead and workers - 1 replicas,
+        booted now if they are not yet); how many take part (fewer if a replica fails to
+        boot)."""
+        if workers > 1:
+            workers = 1 + await self.team.ready(workers - 1)
+        if workers > 1:
+            self.model.parallel = DataParallel(self.model, self.team.transport(workers - 1))
+        return workers
+
+    def stop_sharing(self) -> None:
+        """The run ends: the replicas take its last step (so they equal the lead), the lead
+        trains alone again. A replica lost here is seen at the next run."""
+        parallel, self.model.parallel = self.model.parallel, None
+        if parallel is not None:
+            with contextlib.suppress(ReplicaLost):
+                parallel.finish()
 
     def run_state(self) -> dict | None:
         """{epoch (the one it is in, from 1), epochs (planned), completed, batch (done in the
@@ -468,6 +499,7 @@ class Controller:
             code_model = self.model_from_cells()
             args = {**args, "model": code_model.spec()}
         config = check_config(args)
+        self.workers_requested = config["workers"]
         resume = config["continue"] and self.model is not None
         if resume:
             settings, epochs = self.continued_settings(args, config)
@@ -490,9 +522,14 @@ class Controller:
         done = run.epoch * len(x) + min(run.batch * settings["batchSize"], len(x))
         meter = views.ProgressMeter(len(x), epochs, done)
         last_draw = 0.0
+        workers = self.workers_for(config["workers"], self.model, settings["batchSize"])
+        self.workers_active = workers
         self.training = True
         self.post_state()
         try:
+            self.workers_active = await self.share_batches(workers)
+            if self.workers_active != workers:  # a replica failed to boot
+                self.post_state()
             for event in run:
                 now = time.perf_counter()
                 if event["kind"] == "epoch" or now - last_draw > CHART_INTERVAL_S:
@@ -516,13 +553,32 @@ class Controller:
                 where = {"reason": "restored_epoch" if good.epoch else "restored_start",
                          "restored_epoch": good.epoch}
             raise error("DIVERGED", **where, **diverged.params) from None
+        except ReplicaLost as lost:
+            # The lead is at the last completed batch (nn/parallel.py), and so is the run.
+            raise error("WORKER_LOST", "lost", worker=lost.replica + 1,
+                        workers=self.workers_active, epoch=run.epoch + 1,
+                        batch=run.batch + 1) from None
         finally:
+            self.stop_sharing()
             self.training = False
             run.close()
             views.draw_training(self.canvases, run.history, self.lang)
             self.draw_pad_views()
             self.post_state()
         return run.history
+
+    async def call_replicas(self, args: dict, payload: Any) -> list[dict]:
+        """Every worker's copy of the model in use, lead first: [{worker, checksum,
+        wasmHeapBytes}] (the lead's heap size is the worker's to add). Equal checksums mean
+        equal weights and optimiser state, bit for bit."""
+        model = self.require_model()
+        lead = {"worker": 1, "checksum": Replica(model).checksum() if model.optimizer else None,
+                "wasmHeapBytes": None}
+        try:
+            others = await self.team.replicas()
+        except ReplicaLost:
+            others = await self.team.replicas()  # the lost one is gone from the team now
+        return [lead, *({"worker": n, **replica} for n, replica in enumerate(others, start=2))]
 
     def continued_settings(self, args: dict, config: dict) -> tuple[dict, int]:
         """A continue call's settings and the run's epochs in all, checked against the run.
@@ -843,3 +899,22 @@ async def downloaded(download: Awaitable[Download], file_name: str, code: str) -
 async def bytes_of(download: Awaitable[Download], file_name: str, code: str) -> bytes:
     """Await a download the worker started and return its bytes."""
     return (await downloaded(download, file_name, code)).data
+
+
+async def load_kernels(choice: str, downloads: dict[str, Awaitable[Download]] | None) -> None:
+    """Make the WebAssembly SIMD kernels the backend (`choice`: the page's `simd` setting),
+    before any training can start, so a seeded run always takes the same path. Without them,
+    NumPy stays. `downloads` maps each variant to a download the worker started at once."""
+    if choice == "off" or downloads is None:
+        return
+    paths = {}
+    for variant in ("plain", "relaxed") if choice == "relaxed" else ("plain",):
+        try:
+            data = await bytes_of(downloads[variant], f"gemm_{variant}.wasm", "RUNTIME")
+            paths[variant] = f"/tmp/gemm_{variant}.so"
+            with open(paths[variant], "wb") as file:
+                file.write(data)
+        except Exception as error:  # noqa: BLE001 - a missing kernel means the NumPy path
+            wasm.note_failure(variant, f"download: {type(error).__name__}: {error}")
+    if "plain" in paths:
+        wasm.load(paths["plain"], paths.get("relaxed"), relaxed=choice == "relaxed")

@@ -1,4 +1,5 @@
-"""The controller's binding to the browser: the one module that uses `js` and `pyodide`.
+"""The controller's binding to the browser (with `web/replica.py` and `web/team.py`, the only
+modules that touch `js` and `pyodide`).
 
 `js/worker.js` calls `start(canvases, settings)` once Pyodide is up, then `boot`, `call` and
 `take_bytes` on what it returns. Everything crossing here is plain: JSON text both ways, bytes
@@ -15,6 +16,7 @@ import numpy as np
 
 from digitlab.web.canvas import CanvasSet
 from digitlab.web.controller import Controller, Download
+from digitlab.web.team import BrowserTeam
 
 
 class JsDownload:
@@ -61,6 +63,10 @@ class Worker:
         data = None if payload is None else payload.to_bytes()
         return json.dumps(await self.controller.call(method, json.loads(args_json), data))
 
+    def state_changed(self) -> None:
+        """A training replica booted or was lost (js/team.js): the page hears the new state."""
+        self.controller.post_state()
+
     def take_bytes(self, token: int) -> Any:
         """The bytes the call with this token produced, as a Uint8Array."""
         return self.to_js(self.controller.take_bytes(token))
@@ -86,9 +92,18 @@ def start(canvases: Any, settings_json: str) -> Worker:
         if can_run_sync():
             run_sync(js.digitlabYield())
 
+    def typed(array: np.ndarray) -> Any:
+        kind = js.Float32Array if array.dtype == np.float32 else js.Uint8Array
+        copy = kind.new(array.size)
+        copy.assign(array)
+        return copy
+
+    # JSPI: whether this browser can suspend Python for a promise at all.
+    team = BrowserTeam(js.digitlabTeam, hasattr(js.WebAssembly, "Suspending"), can_run_sync,
+                       run_sync, typed)
     settings = json.loads(settings_json)
     canvas_set = CanvasSet(canvases.to_py(depth=1), put_pixels,
                            dark=bool(settings.get("dark", False)))
     controller = Controller(canvas_set, settings, post, js.digitlabYield, js.digitlabTakeStop,
-                            pause)
+                            pause, team)
     return Worker(controller, to_js)
