@@ -219,6 +219,7 @@ function readConfigFromControls() {
     batchSize: number("batch-size"),
     learningRate: number("learning-rate"),
     optimizer: $("optimizer").value,
+    workers: $("workers").value === "auto" ? "auto" : Number($("workers").value),
   };
 }
 
@@ -339,7 +340,9 @@ function onLanguageSwitch(lang) {
 }
 
 function shareConfig() {
+  // The worker count is this machine's choice, not part of the set-up a link shares.
   const config = readConfigFromControls();
+  delete config.workers;
   return { lang: language(), ...config, ...cellsShare() };
 }
 
@@ -499,6 +502,12 @@ function applyTrainingSchema() {
     input.value = String(field.default);
   }
   $("optimizer").value = SCHEMA.training.defaults.optimizer;
+  // Auto, then 1..N: N is the cores this machine reports, at most the schema's limit, and at
+  // least 2 so the choice exists everywhere (a browser that cannot run several trains on 1).
+  const workers = SCHEMA.training.fields.workers;
+  const most = Math.min(workers.max, Math.max(navigator.hardwareConcurrency || 1, 2));
+  for (let n = workers.min; n <= most; n++) $("workers").append(new Option(String(n), String(n)));
+  $("workers").value = String(workers.default);
 }
 
 /** Set the page up from its link (language, form, model), wire every control, disable the

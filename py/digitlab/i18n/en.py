@@ -326,6 +326,8 @@ STRINGS: dict[str, str] = {
     "train.finished": "Finished all {epochs} epochs. Continue trains more epochs, numbering on.",
     "train.result": "After epoch {epoch}: training accuracy {acc}%, validation accuracy {val}%.",
     "train.result.noValidation": "After epoch {epoch}: training accuracy {acc}% (no validation images).",
+    # the Workers control's option (the label is train.workers, above)
+    "train.workers.auto": "Auto",
     "try.noModel": "Train a model first (step 3) or load a weights file; then it reads your drawing.",
     "files.loadedModel": "Loaded {name} with {params} parameters.",
     "files.restored": "Restored the model saved in this browser: {name} with {params} parameters.",
