@@ -78,6 +78,7 @@ function renderState() {
   renderWeightsStatus();
   renderConfusionTable();
   renderCellButtons();
+  renderWorkersStatus();
 }
 
 function onState() {
@@ -225,6 +226,27 @@ function readConfigFromControls() {
 
 function setControlsEnabled(enabled) {
   for (const id of ["train-button", "continue-button", "evaluate-button", "save-weights", "export-tfjs"]) $(id).disabled = !enabled;
+}
+
+// What the training workers are doing, from state().workers (absent until the page has
+// replicas): the workers of the run while training, else how many are ready, starting, lost.
+// Written only when the words change: the <output> is a polite live region.
+function renderWorkersStatus() {
+  const workers = state.workers ?? lab.state?.workers ?? null;
+  const parts = [];
+  const count = (key, n) => { if (n > 0) parts.push(t(key, { count: formatNumber(n) })); };
+  if (workers && state.phase === "training" && workers.active) {
+    parts.push(workers.active === 1 ? t("train.workers.training.one")
+      : t("train.workers.training", { count: formatNumber(workers.active) }));
+  } else if (workers && !workers.parallel) {
+    parts.push(t("train.workers.single"));
+  } else if (workers) {
+    count("train.workers.ready", workers.ready);
+    count("train.workers.booting", workers.booting);
+  }
+  if (workers) count("train.workers.lost", workers.lost);
+  const text = parts.join(t("train.workers.separator"));
+  if ($("workers-status").textContent !== text) $("workers-status").textContent = text;
 }
 
 // ---------------------------------------------------------------- model summary

@@ -326,8 +326,15 @@ STRINGS: dict[str, str] = {
     "train.finished": "Finished all {epochs} epochs. Continue trains more epochs, numbering on.",
     "train.result": "After epoch {epoch}: training accuracy {acc}%, validation accuracy {val}%.",
     "train.result.noValidation": "After epoch {epoch}: training accuracy {acc}% (no validation images).",
-    # the Workers control's option (the label is train.workers, above)
+    # the Workers control's option and its status line (js/controls.js renderWorkersStatus)
     "train.workers.auto": "Auto",
+    "train.workers.training": "Training on {count} workers",
+    "train.workers.training.one": "Training on 1 worker",
+    "train.workers.ready": "{count} ready",
+    "train.workers.booting": "{count} starting",
+    "train.workers.lost": "{count} lost",
+    "train.workers.single": "This browser trains on 1 worker",
+    "train.workers.separator": ", ",
     "try.noModel": "Train a model first (step 3) or load a weights file; then it reads your drawing.",
     "files.loadedModel": "Loaded {name} with {params} parameters.",
     "files.restored": "Restored the model saved in this browser: {name} with {params} parameters.",

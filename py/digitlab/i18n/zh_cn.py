@@ -324,8 +324,15 @@ STRINGS: dict[str, str] = {
     "train.finished": "{epochs} 轮已全部完成。点“继续训练”会再训练更多轮，轮次编号接着往下数。",
     "train.result": "第 {epoch} 轮后：训练准确率 {acc}%，验证准确率 {val}%。",
     "train.result.noValidation": "第 {epoch} 轮后：训练准确率 {acc}%（没有验证图片）。",
-    # the Workers control's option (the label is train.workers, above)
+    # the Workers control's option and its status line (js/controls.js renderWorkersStatus)
     "train.workers.auto": "自动",
+    "train.workers.training": "正在用 {count} 个工作线程训练",
+    "train.workers.training.one": "正在用 1 个工作线程训练",
+    "train.workers.ready": "{count} 个就绪",
+    "train.workers.booting": "{count} 个启动中",
+    "train.workers.lost": "{count} 个已丢失",
+    "train.workers.single": "此浏览器只能用 1 个工作线程训练",
+    "train.workers.separator": "，",
     "try.noModel": "请先训练一个模型（第 3 步）或加载权重文件，然后它才能识别你写的数字。",
     "files.loadedModel": "已加载{name}，共 {params} 个参数。",
     "files.restored": "已恢复本浏览器保存的模型：{name}，共 {params} 个参数。",
