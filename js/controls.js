@@ -78,6 +78,7 @@ function renderState() {
   renderWeightsStatus();
   renderConfusionTable();
   renderCellButtons();
+  renderWorkersStatus();
 }
 
 function onState() {
@@ -219,11 +220,33 @@ function readConfigFromControls() {
     batchSize: number("batch-size"),
     learningRate: number("learning-rate"),
     optimizer: $("optimizer").value,
+    workers: $("workers").value === "auto" ? "auto" : Number($("workers").value),
   };
 }
 
 function setControlsEnabled(enabled) {
   for (const id of ["train-button", "continue-button", "evaluate-button", "save-weights", "export-tfjs"]) $(id).disabled = !enabled;
+}
+
+// What the training workers are doing, from state().workers (absent until the page has
+// replicas): the workers of the run while training, else how many are ready, starting, lost.
+// Written only when the words change: the <output> is a polite live region.
+function renderWorkersStatus() {
+  const workers = state.workers ?? lab.state?.workers ?? null;
+  const parts = [];
+  const count = (key, n) => { if (n > 0) parts.push(t(key, { count: formatNumber(n) })); };
+  if (workers && state.phase === "training" && workers.active) {
+    parts.push(workers.active === 1 ? t("train.workers.training.one")
+      : t("train.workers.training", { count: formatNumber(workers.active) }));
+  } else if (workers && !workers.parallel) {
+    parts.push(t("train.workers.single"));
+  } else if (workers) {
+    count("train.workers.ready", workers.ready);
+    count("train.workers.booting", workers.booting);
+  }
+  if (workers) count("train.workers.lost", workers.lost);
+  const text = parts.join(t("train.workers.separator"));
+  if ($("workers-status").textContent !== text) $("workers-status").textContent = text;
 }
 
 // ---------------------------------------------------------------- model summary
@@ -339,7 +362,9 @@ function onLanguageSwitch(lang) {
 }
 
 function shareConfig() {
+  // The worker count is this machine's choice, not part of the set-up a link shares.
   const config = readConfigFromControls();
+  delete config.workers;
   return { lang: language(), ...config, ...cellsShare() };
 }
 
@@ -499,6 +524,12 @@ function applyTrainingSchema() {
     input.value = String(field.default);
   }
   $("optimizer").value = SCHEMA.training.defaults.optimizer;
+  // Auto, then 1..N: N is the cores this machine reports, at most the schema's limit, and at
+  // least 2 so the choice exists everywhere (a browser that cannot run several trains on 1).
+  const workers = SCHEMA.training.fields.workers;
+  const most = Math.min(workers.max, Math.max(navigator.hardwareConcurrency || 1, 2));
+  for (let n = workers.min; n <= most; n++) $("workers").append(new Option(String(n), String(n)));
+  $("workers").value = String(workers.default);
 }
 
 /** Set the page up from its link (language, form, model), wire every control, disable the

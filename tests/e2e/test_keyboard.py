@@ -30,11 +30,11 @@ FOCUSED = """(previous) => {
 }"""
 EXPECTED_ORDER = ["lang", "share", "code-data", "run-data", "reset-data", "model-select",
                   "code-model", "run-model", "reset-model", "train-size", "validation-size",
-                  "epochs", "batch-size", "learning-rate", "optimizer", "train", "code-train",
-                  "run-train", "reset-train", "evaluate", "code-evaluate", "run-evaluate",
-                  "reset-evaluate", "clear", "upload-digit", "pick-index", "pick-digit",
-                  "inspect-index", "save-weights", "load-weights", "code-try", "run-try",
-                  "reset-try"]
+                  "epochs", "batch-size", "learning-rate", "optimizer", "workers", "train",
+                  "code-train", "run-train", "reset-train", "evaluate", "code-evaluate",
+                  "run-evaluate", "reset-evaluate", "clear", "upload-digit", "pick-index",
+                  "pick-digit", "inspect-index", "save-weights", "load-weights", "code-try",
+                  "run-try", "reset-try"]
 STEPS = ("data", "model", "train", "evaluate", "try")
 # The editors fill in once Python has sent the cells' code, a moment after ready.
 CELLS_FILLED = ("() => [...document.querySelectorAll('.cell-editor')].length === 5 && "
