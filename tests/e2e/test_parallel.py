@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page
-
 from conftest import READY_TIMEOUT_MS, open_page, wait_ready
 from pages import call
+from playwright.sync_api import Browser, Page
 
 CODELAB = {"model": "tutorial", "trainSize": 5500, "validationSize": 1000, "epochs": 10,
            "batchSize": 512, "learningRate": 0.001, "seed": 0}

@@ -42,7 +42,7 @@ class Lab:
     """A controller wired to fakes: `posted` collects its messages, `stops` queues Stop
     presses (one per take_stop call), `during_yield` runs between batches."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict | None = None, team: Any = None) -> None:
         self.posted: list[dict] = []
         self.pixels: list[tuple] = []
         self.stops: list[bool] = []
@@ -50,8 +50,9 @@ class Lab:
         self.canvases = {name: FakeCanvas() for name in CANVAS_IDS}
         canvas_set = CanvasSet(self.canvases, lambda ctx, rgba, x, y:
                                self.pixels.append((rgba.shape, x, y)))
-        self.controller = Controller(canvas_set, {"lang": "en"}, self.posted.append,
-                                     self.yield_now, self.take_stop)
+        self.controller = Controller(canvas_set, {"lang": "en", **(settings or {})},
+                                     self.posted.append, self.yield_now, self.take_stop,
+                                     team=team)
 
     async def yield_now(self) -> None:
         if self.during_yield is not None:
