@@ -1,11 +1,16 @@
 """DigitLab benchmark: the TF.js codelab's CNN and training config in DigitLab (Pyodide in the
 page), in TensorFlow.js 4.22 (cpu and webgl backends) and under CPython, in one run on one machine.
 
-Usage: python3 bench/run.py [--quick] [--strong] [--ready] [--out bench/results/NAME.json]
+Usage: python3 bench/run.py [--quick] [--strong] [--ready | --scaling]
+                            [--out bench/results/NAME.json]
 
 Time to `ready` is compared with its floor measured in the same run: bench/bare/, a module
 worker that loads the site's own Pyodide and imports NumPy, nothing else. `--ready` runs only
 that comparison (median of 5 first visits and 5 reloads of each page), in a couple of minutes.
+
+`--scaling` runs only data-parallel training in the page (train({workers: N})): the codelab
+config and the strong model on N=1, 2 (and 4 on 4 cores or more), and a sweep of batch sizes,
+N=2 against N=1, for the shard size in FLOPs from which two workers beat one.
 
 Every timing job on this machine takes /tmp/digitlab-timing.lock, so two benchmarks (or a
 benchmark and a timing test) never share the 2 cores; this script takes it itself.
@@ -73,6 +78,7 @@ class Plan:
     # --ready-without-sw: the page's service worker blocked (what the runtime itself costs,
     # without its registration on a first visit and its cache on a reload)
     ready_service_workers: str = "allow"
+    scaling: bool = False  # --scaling: only data-parallel training, N workers against 1
 
 
 @dataclass
@@ -256,6 +262,30 @@ def fresh_page(browser: Browser,
     guard.check()
 
 
+@contextlib.contextmanager
+def digitlab_page(browser: Browser, url: str, await_ready: bool = True) -> Iterator[Page]:
+    """DigitLab in a fresh context with its service worker blocked (as for training), once
+    `digitlab.ready` exists, and (`await_ready`) once it has resolved."""
+    with fresh_page(browser, service_workers="block") as (page, _guard):
+        page.goto(url)
+        page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)",
+                               timeout=BOOT_TIMEOUT_MS)
+        if await_ready:
+            page.evaluate("() => window.digitlab.ready")
+        yield page
+
+
+@contextlib.contextmanager
+def browser_session() -> Iterator[Browser]:
+    """The benchmark's Chromium, closed at the end."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 # Main-thread responsiveness: the worst gap between animation frames while the page trains.
 # Function-form strings only: the page's CSP forbids string eval.
 START_FRAME_GAPS = """() => {
@@ -413,11 +443,8 @@ def ready_lines(result: EngineResult) -> list[str]:
 
 def run_digitlab(browser: Browser, url: str, plan: Plan) -> EngineResult:
     result = EngineResult("digitlab")
-    with fresh_page(browser, service_workers="block") as (page, _guard):
-        page.goto(url)
-        page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)",
-                               timeout=BOOT_TIMEOUT_MS)
-        ready = page.evaluate(TIME_TO_READY)
+    with digitlab_page(browser, url, await_ready=False) as page:
+        ready = page.evaluate(TIME_TO_READY)  # awaits `ready` itself: the time to ready
         page.evaluate(START_FRAME_GAPS)
         trained = page.evaluate(TIMED_TRAIN, {**plan.config, "model": "tutorial"})
         frames = page.evaluate(STOP_FRAME_GAPS)
@@ -460,11 +487,7 @@ def run_digitlab_strong(browser: Browser, url: str) -> EngineResult:
 
     config = {**RECOMMENDED_TRAINING["strong"], "model": "strong"}
     result = EngineResult("digitlab-strong")
-    with fresh_page(browser, service_workers="block") as (page, _guard):
-        page.goto(url)
-        page.wait_for_function("() => Boolean(window.digitlab && window.digitlab.ready)",
-                               timeout=BOOT_TIMEOUT_MS)
-        page.evaluate("() => window.digitlab.ready")
+    with digitlab_page(browser, url) as page:
         trained = page.evaluate(TIMED_TRAIN, config)
         evaluated = page.evaluate(TIMED_EVALUATE, FULL_TEST_SIZE)
         memory = page.evaluate("() => window.digitlab.memory()")
@@ -691,9 +714,297 @@ def write_results(results: list[EngineResult], plan: Plan, text: str) -> None:
         "digitlab_speedup": speedups(results),
         "table": text.splitlines(),
     }
-    plan.out.parent.mkdir(parents=True, exist_ok=True)
-    plan.out.write_text(json.dumps(rounded(document), indent=1) + "\n")
-    log(f"results written to {plan.out}")
+    write_document(document, plan.out)
+
+
+def write_document(document: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rounded(document), indent=1) + "\n")
+    log(f"results written to {out}")
+
+
+# ---------------------------------------------------------------- --scaling
+
+# Data-parallel training in the page (train({workers: N})): N=1 against N=2 (and 4 where the
+# machine has the cores), each N's figures measured in the same run as N=1's.
+SCALING_CODELAB = {**CODELAB, "model": "tutorial", "optimizer": "adam", "seed": 0}
+SCALING_STRONG = {"model": "strong", "trainSize": 54000, "validationSize": 1000, "epochs": 1,
+                  "batchSize": 64, "learningRate": 0.003, "optimizer": "adam", "seed": 0}
+# Before every timed run, with the same N: boots the replicas the first time (timed on its
+# own) and warms the path, so the timed run is training alone.
+SCALING_WARMUP = {"trainSize": 256, "validationSize": 0, "epochs": 1}
+# The crossover sweep: training only (no validation pass, which only the lead would run).
+SWEEP_RUN = {"trainSize": 4096, "validationSize": 0, "epochs": 1, "learningRate": 0.001,
+             "optimizer": "adam", "seed": 0}
+SWEEP_POINTS = [*(("tutorial", b) for b in (16, 32, 64, 128, 256, 512)),
+                *(("strong", b) for b in (16, 32, 64))]
+# Runs of a sweep point per N, in alternating order (a load change on the machine hits both).
+SWEEP_REPEATS = 5
+# --scaling --quick, CI's smoke run: every step once, on a few hundred images.
+SCALING_QUICK = {"model": "tutorial", "trainSize": 512, "validationSize": 100, "epochs": 1,
+                 "batchSize": 128, "learningRate": 0.001, "optimizer": "adam", "seed": 0}
+
+# The train() call's warm-up, and the time until the page's state says N workers are ready
+# (ms since the call started; the replicas boot inside the first call that asks for them).
+WARM_UP = """async ({ config, count }) => {
+  const start = performance.now();
+  let bootMs = null;
+  const look = () => {
+    const workers = window.digitlab.state().workers;
+    if (bootMs === null && workers && workers.ready >= count) bootMs = performance.now() - start;
+  };
+  look();
+  const poll = setInterval(look, 20);
+  try {
+    await window.digitlab.train(config);
+  } finally {
+    clearInterval(poll);
+  }
+  look();
+  return { seconds: (performance.now() - start) / 1000,
+           bootSeconds: bootMs === null ? null : bootMs / 1000 };
+}"""
+REPLICAS = """async () => ({ workers: window.digitlab.state().workers,
+                          replicas: await window.digitlab.replicas() })"""
+
+
+@dataclass
+class ScalingPlan:
+    """What `--scaling` measures."""
+
+    headline: dict[str, dict[str, Any]]  # section name -> train() config
+    counts: list[int]  # worker counts, largest first (see measure_headline)
+    sweep: list[tuple[str, int]]  # (model, batch size)
+    sweep_run: dict[str, Any]
+    repeats: int
+    test_size: int
+    out: Path
+    quick: bool
+
+
+def scaling_plan(plan: Plan) -> ScalingPlan:
+    cores = os.cpu_count() or 1
+    if plan.quick:
+        return ScalingPlan({"tiny": SCALING_QUICK}, [2, 1], [("tutorial", 128)],
+                           {**SWEEP_RUN, "trainSize": 512}, 1, QUICK_TEST_SIZE, plan.out, True)
+    return ScalingPlan({"codelab": SCALING_CODELAB, "strong": SCALING_STRONG},
+                       [4, 2, 1] if cores >= 4 else [2, 1], SWEEP_POINTS, SWEEP_RUN,
+                       SWEEP_REPEATS, FULL_TEST_SIZE, plan.out, False)
+
+
+def flops_per_image() -> dict[str, int]:
+    """Each zoo model's forward FLOPs per image (CPython: the same code as the page's)."""
+    sys.path.insert(0, str(ROOT / "py"))
+    from digitlab.nn.zoo import ZOO, build_model
+
+    return {name: build_model(name).flops_per_image() for name in ZOO}
+
+
+def warm_up(page: Page, config: dict[str, Any], count: int) -> dict[str, Any]:
+    return page.evaluate(WARM_UP, {"config": {**config, **SCALING_WARMUP, "workers": count},
+                                   "count": count})
+
+
+def timed_scaling_run(page: Page, config: dict[str, Any], count: int) -> dict[str, Any]:
+    """One timed train() on `count` workers, then every worker's heap and weights digest."""
+    trained = page.evaluate(TIMED_TRAIN, {**config, "workers": count})
+    after = page.evaluate(REPLICAS)
+    used = after["replicas"][:count]  # a run uses the first ready replicas, lead first
+    checksums = [r["checksum"] for r in used]
+    return {
+        "workers": count,
+        "active": after["workers"]["active"],
+        **training_figures(trained["seconds"], config),
+        # wasm memory never shrinks: each worker's peak since the page (or replica) booted
+        "heap_bytes": [r["wasmHeapBytes"] for r in used],
+        "checksums": checksums,
+        "checksums_equal": len(checksums) == count and len(set(checksums)) == 1,
+        "history": trained["history"],
+    }
+
+
+def run_problems(run: dict[str, Any]) -> list[str]:
+    """What makes a run's figures wrong: fewer workers than asked, replicas unlike the lead."""
+    problems = []
+    if run["active"] != run["workers"]:
+        problems.append(f"asked for {run['workers']} workers, trained on {run['active']}")
+    if not run["checksums_equal"]:
+        problems.append(f"N={run['workers']}: replicas' checksums differ: {run['checksums']}")
+    return problems
+
+
+def measure_headline(browser: Browser, url: str, name: str, config: dict[str, Any],
+                     plan: ScalingPlan) -> EngineResult:
+    """One config on every N, in a page of its own (heaps of this config only). The largest N
+    goes first: it boots all the replicas, and as shards grow with fewer workers, each
+    worker's heap after a run is that run's peak."""
+    runs: list[dict[str, Any]] = []
+    with digitlab_page(browser, url) as page:
+        for count in plan.counts:
+            warm = warm_up(page, config, count)
+            run = timed_scaling_run(page, config, count)
+            run["test_accuracy"] = page.evaluate(TIMED_EVALUATE, plan.test_size)["accuracy"]
+            run["warmup_seconds"] = warm["seconds"]
+            # The first warm-up boots every replica; later ones find them ready.
+            run["boot_seconds"] = warm["bootSeconds"] if not runs and count > 1 else None
+            runs.append(run)
+            log(f"{name} N={count}: {run['images_per_second']:.0f} images/s, test accuracy "
+                f"{run['test_accuracy']:.4f}, warm-up {warm['seconds']:.1f} s")
+    solo = next(r["images_per_second"] for r in runs if r["workers"] == 1)
+    for run in runs:
+        run["speedup"] = run["images_per_second"] / solo
+    problems = [problem for run in runs for problem in run_problems(run)]
+    return EngineResult(f"scaling-{name}", {"config": config, "runs": runs},
+                        "; ".join(problems) or None)
+
+
+def sweep_point(page: Page, config: dict[str, Any], repeats: int) -> dict[str, Any]:
+    """N=1 and N=2 on one config, `repeats` times each in alternating order; medians."""
+    runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    for repeat in range(repeats):
+        for count in (1, 2) if repeat % 2 == 0 else (2, 1):
+            runs[count].append(timed_scaling_run(page, config, count))
+    speed = {count: median([r["images_per_second"] for r in done])
+             for count, done in runs.items()}
+    return {"model": config["model"], "batch_size": config["batchSize"],
+            "images_per_second": speed, "ratio": speed[2] / speed[1],
+            "samples": {count: [r["images_per_second"] for r in done]
+                        for count, done in runs.items()},
+            "problems": [problem for done in runs.values() for run in done
+                         for problem in run_problems(run)]}
+
+
+def measure_sweep(browser: Browser, url: str, plan: ScalingPlan,
+                  flops: dict[str, int]) -> EngineResult:
+    """The crossover sweep in a page of its own: N=2 against N=1 as the shards grow."""
+    points: list[dict[str, Any]] = []
+    boot: float | None = None
+    with digitlab_page(browser, url) as page:
+        for model in dict.fromkeys(model for model, _ in plan.sweep):
+            warmed = {**plan.sweep_run, "model": model, "batchSize": 64}
+            boot = warm_up(page, warmed, 2)["bootSeconds"] if boot is None else boot
+            warm_up(page, warmed, 1)
+        for model, batch in plan.sweep:
+            point = sweep_point(page, {**plan.sweep_run, "model": model, "batchSize": batch},
+                                plan.repeats)
+            point["shard_flops"] = batch // 2 * flops[model]
+            points.append(point)
+            log(f"sweep {model} batch {batch}: N=2/N=1 {point['ratio']:.2f}")
+    problems = [problem for point in points for problem in point.pop("problems")]
+    figures = {"run": plan.sweep_run, "repeats": plan.repeats, "boot_seconds": boot,
+               "points": points, "crossover": crossovers(points)}
+    return EngineResult("scaling-sweep", figures, "; ".join(problems) or None)
+
+
+def crossover(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shard FLOPs from which N=2 beats N=1: between the last losing point and the first
+    of the points that all win, where the ratio's line (against log FLOPs) crosses 1."""
+    ordered = sorted(points, key=lambda point: point["shard_flops"])
+    wins = [point["ratio"] > 1 for point in ordered]
+    first = next((i for i in range(len(ordered)) if all(wins[i:])), len(ordered))
+    below = ordered[first - 1] if first > 0 else None
+    above = ordered[first] if first < len(ordered) else None
+    estimate = None
+    if below and above:
+        share = (1 - below["ratio"]) / (above["ratio"] - below["ratio"])
+        estimate = below["shard_flops"] * (above["shard_flops"] / below["shard_flops"]) ** share
+    return {"loses_at_flops": below and below["shard_flops"],
+            "wins_from_flops": above and above["shard_flops"], "estimate_flops": estimate}
+
+
+def crossovers(points: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each model's crossover and all points' together (in FLOPs a model's is comparable)."""
+    models = dict.fromkeys(point["model"] for point in points)
+    found = {model: crossover([p for p in points if p["model"] == model]) for model in models}
+    return {**found, "all": crossover(points)} if len(models) > 1 else found
+
+
+def megaflops(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1e6:.1f} MFLOP"
+
+
+def headline_lines(result: EngineResult) -> list[str]:
+    lines = []
+    for run in result.figures.get("runs", []):
+        heaps = " / ".join("-" if h is None else f"{h / 2**20:.0f}" for h in run["heap_bytes"])
+        boot = run["boot_seconds"]
+        lines.append(f"{result.engine.removeprefix('scaling-'):<8} {run['workers']:>2} "
+                     f"{run['images_per_second']:>9.0f} {run['speedup']:>8.2f}x "
+                     f"{100 * run['test_accuracy']:>8.2f}% {heaps:>18} "
+                     f"{'-' if boot is None else f'{boot:.1f}':>7} "
+                     f"{'equal' if run['checksums_equal'] else 'DIFFER':>9}")
+    return lines
+
+
+def sweep_lines(result: EngineResult) -> list[str]:
+    f = result.figures
+    if not f:  # the sweep failed before it had a point
+        return []
+    header = (f"{'model':<9} {'batch':>5} {'shard MFLOP':>12} {'N=1 img/s':>10} "
+              f"{'N=2 img/s':>10} {'N=2/N=1':>8}")
+    lines = ["", f"crossover sweep: {f['run']['trainSize']} images, 1 epoch, no validation, "
+                 f"median of {f['repeats']} runs per N (replicas booted in "
+                 f"{f['boot_seconds']:.1f} s)", header, "-" * len(header)]
+    for p in f["points"]:
+        speed = p["images_per_second"]
+        lines.append(f"{p['model']:<9} {p['batch_size']:>5} {p['shard_flops'] / 1e6:>12.1f} "
+                     f"{speed[1]:>10.0f} {speed[2]:>10.0f} {p['ratio']:>8.2f}")
+    lines.append("shard = batch // 2 images' forward FLOPs; N=2 beats N=1 from:")
+    lines += [f"  {name:<9} {crossover_text(c)}" for name, c in f["crossover"].items()]
+    return lines
+
+
+def crossover_text(found: dict[str, Any]) -> str:
+    below, above = found["loses_at_flops"], found["wins_from_flops"]
+    if above is None:
+        return f"nowhere in the sweep (loses up to {megaflops(below)})"
+    if below is None:
+        return f"at most {megaflops(above)} (wins at every point)"
+    return (f"~{megaflops(found['estimate_flops'])} (loses at {megaflops(below)}, wins from "
+            f"{megaflops(above)} on)")
+
+
+def scaling_table(results: list[EngineResult], flops: dict[str, int]) -> str:
+    header = (f"{'config':<8} {'N':>2} {'images/s':>9} {'speed-up':>9} {'test acc':>9} "
+              f"{'heap MiB/worker':>18} {'boot s':>7} {'weights':>9}")
+    lines = [f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
+             "forward FLOPs per image: " + ", ".join(f"{m} {v:,}" for m, v in flops.items()),
+             "", header, "-" * len(header)]
+    for result in results:
+        if result.error:
+            lines.append(f"{result.engine} ERROR: {result.error}")
+        lines += sweep_lines(result) if result.engine == "scaling-sweep" \
+            else headline_lines(result)
+    lines += ["", "speed-up: images/s over N=1's in the same page; heap: each worker's wasm heap"
+                  " after the run, lead first (the lead's includes the earlier runs' peaks); "
+                  "boot: the replicas' boot inside the first warm-up; weights: the replicas' "
+                  "checksums against the lead's"]
+    return "\n".join(lines)
+
+
+def run_scaling(plan: ScalingPlan, flops: dict[str, int]) -> list[EngineResult]:
+    with digitlab_server() as url, browser_session() as browser:
+        results = [attempt(f"scaling-{name}", functools.partial(
+            measure_headline, browser, url, name, config, plan))
+            for name, config in plan.headline.items()]
+        results.append(attempt("scaling-sweep", functools.partial(
+            measure_sweep, browser, url, plan, flops)))
+    return results
+
+
+def scaling_main(plan: Plan) -> int:
+    scaling = scaling_plan(plan)
+    flops = flops_per_image()
+    with timing_lock():
+        results = run_scaling(scaling, flops)
+    text = scaling_table(results, flops)
+    print(text, flush=True)
+    write_document({"mode": "scaling", "quick": scaling.quick, "cpu_count": os.cpu_count(),
+                    "worker_counts": scaling.counts, "test_size": scaling.test_size,
+                    "flops_per_image": flops, "environment": environment(),
+                    "sections": {r.engine: {**r.figures, "error": r.error} for r in results},
+                    "table": text.splitlines()}, scaling.out)
+    return 1 if any(r.error for r in results) else 0
 
 
 # ---------------------------------------------------------------- main
@@ -714,6 +1025,9 @@ def parse_plan(argv: list[str] | None) -> Plan:
                         help="only time to ready against the bare Pyodide boot (minutes)")
     parser.add_argument("--ready-without-sw", action="store_true",
                         help="time to ready with the page's service worker blocked")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only data-parallel training in the page: N=1 against N=2 (4), "
+                             "and the shard size from which N=2 wins (~20 minutes)")
     parser.add_argument("--samples", type=int,
                         help=f"first visits and reloads per page for ready (default "
                              f"{READY_SAMPLES}; 1 with --quick)")
@@ -722,24 +1036,22 @@ def parse_plan(argv: list[str] | None) -> Plan:
     args = parser.parse_args(argv)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     suffix = "-ready" if args.ready else "-quick" if args.quick else ""
+    if args.scaling:
+        suffix = "-scaling-quick" if args.quick else "-scaling"
     out = args.out or RESULTS / f"{stamp}{suffix}.json"
     return Plan(config=dict(QUICK if args.quick else CODELAB),
                 test_size=QUICK_TEST_SIZE if args.quick else FULL_TEST_SIZE,
                 tfjs_backends=[b for b in args.backends.split(",") if b],
                 strong=args.strong, out=out, quick=args.quick, ready_only=args.ready,
                 ready_samples=args.samples or (1 if args.quick else READY_SAMPLES),
-                ready_service_workers="block" if args.ready_without_sw else "allow")
+                ready_service_workers="block" if args.ready_without_sw else "allow",
+                scaling=args.scaling)
 
 
 def run_ready_comparison(plan: Plan) -> EngineResult:
-    with site_server() as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            return attempt("ready", functools.partial(run_ready, browser, url,
-                                                      plan.ready_samples,
-                                                      plan.ready_service_workers))
-        finally:
-            browser.close()
+    with site_server() as url, browser_session() as browser:
+        return attempt("ready", functools.partial(run_ready, browser, url, plan.ready_samples,
+                                                  plan.ready_service_workers))
 
 
 def run_all(plan: Plan) -> list[EngineResult]:
@@ -747,19 +1059,15 @@ def run_all(plan: Plan) -> list[EngineResult]:
     if plan.ready_only:
         return results
     with digitlab_server() as digitlab_url, bench_server() as tfjs_url, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            results.append(attempt("digitlab", functools.partial(
-                run_digitlab, browser, digitlab_url, plan)))
-            for backend in plan.tfjs_backends:
-                results.append(attempt(f"tfjs-{backend}", functools.partial(
-                    run_tfjs, browser, tfjs_url, backend, plan)))
-            if plan.strong:
-                results.append(attempt("digitlab-strong", functools.partial(
-                    run_digitlab_strong, browser, digitlab_url)))
-        finally:
-            browser.close()
+            browser_session() as browser:
+        results.append(attempt("digitlab", functools.partial(
+            run_digitlab, browser, digitlab_url, plan)))
+        for backend in plan.tfjs_backends:
+            results.append(attempt(f"tfjs-{backend}", functools.partial(
+                run_tfjs, browser, tfjs_url, backend, plan)))
+        if plan.strong:
+            results.append(attempt("digitlab-strong", functools.partial(
+                run_digitlab_strong, browser, digitlab_url)))
     # After the browser: CPython gets both cores to itself, as the page engines did.
     results.append(attempt("cpython", functools.partial(run_cpython, plan)))
     return results
@@ -767,6 +1075,8 @@ def run_all(plan: Plan) -> list[EngineResult]:
 
 def main(argv: list[str] | None = None) -> int:
     plan = parse_plan(argv)
+    if plan.scaling:
+        return scaling_main(plan)
     with timing_lock():
         results = run_all(plan)
     text = ready_table(results) if plan.ready_only else table(results, plan)

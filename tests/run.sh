@@ -73,6 +73,12 @@ if [ "$pytest_status" = 0 ] && [ "$skip_status" = 0 ]; then
   echo "== benchmark smoke run (bench/run.py --quick: exercised, not timed against targets)"
   python3 bench/run.py --quick --out "${TMPDIR:-/tmp}/digitlab-bench-quick.json" || bench_status=$?
   [ "$bench_status" = 0 ] || echo "!! the benchmark smoke run failed (exit $bench_status)"
+  echo "== scaling smoke run (bench/run.py --scaling --quick: N=1 and N=2 on 512 images, not timed)"
+  scaling_status=0
+  python3 bench/run.py --scaling --quick \
+    --out "${TMPDIR:-/tmp}/digitlab-bench-scaling-quick.json" || scaling_status=$?
+  [ "$scaling_status" = 0 ] || echo "!! the scaling smoke run failed (exit $scaling_status)"
+  [ "$bench_status" != 0 ] || bench_status=$scaling_status
 elif [ "$pytest_status" != 0 ]; then
   echo "== benchmark smoke run not started: pytest failed (exit $pytest_status)"
 else
