@@ -69,7 +69,7 @@ EPOCH_SETTINGS = ("trainSize", "batchSize", "seed")
 # messages and the wait for the slowest worker cost more than the shard saves (measured with
 # `bench/run.py --scaling`, see the README).
 AUTO_WORKERS = 4
-MIN_SHARD_FLOPS = 40_000_000
+MIN_SHARD_FLOPS = 70_000_000
 # Where a model can come from (`source` in the state): trained here, a weights file, this
 # browser's storage at boot, a share link the reader accepted, the builder, the code cell.
 SOURCES = ("trained", "file", "stored", "link", "builder", "code")
