@@ -15,7 +15,7 @@ import http.server
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -73,6 +73,13 @@ def replace_code(page: Page, step: str, code: str) -> None:
     editor(page, step).evaluate(PASTE, code)
     page.wait_for_function("([step, code]) => window.digitlab.cells()[step] === code",
                            arg=[step, code])
+
+
+def link_changes(page: Page, edit: Callable[[], None]) -> None:
+    """Make `edit` and wait until the address bar holds the link it leads to."""
+    before = page.evaluate("location.href")
+    edit()
+    page.wait_for_function("(before) => location.href !== before", arg=before)
 
 
 def run_with_keyboard(page: Page, step: str) -> None:
@@ -221,9 +228,12 @@ def test_stop_interrupts_a_stuck_cell_and_the_lab_still_predicts(page: Page) -> 
 
 def test_reset_restores_the_original_and_edits_survive_a_reload(page: Page) -> None:
     original = page.evaluate("window.digitlab.cells().train")
-    replace_code(page, "train", "# mine\nprint('kept')\n")
-    page.get_by_test_id("reset-data").click()
-    page.wait_for_function("() => !window.digitlab.cells().data.includes('6 * 7')")
+    # A reload brings back the address bar's cells, which the page rewrites only after
+    # compressing them (asynchronously): each edit waits for its link before the next.
+    link_changes(page, lambda: replace_code(page, "data", "print(6 * 7)\n"))
+    link_changes(page, lambda: replace_code(page, "train", "# mine\nprint('kept')\n"))
+    link_changes(page, lambda: page.get_by_test_id("reset-data").click())
+    assert "6 * 7" not in page.evaluate("window.digitlab.cells().data")
     page.reload()
     wait_ready(page)
     editor(page, "train").wait_for()
