@@ -75,7 +75,9 @@ def test_bad_configs_are_refused_naming_the_field(lab: Lab, config: dict, field:
     assert lab.controller.model is None, "nothing was built for a refused config"
 
 
-def test_training_builds_one_history_and_posts_progress(lab: Lab) -> None:
+def test_training_builds_one_history_and_posts_progress(lab: Lab,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(controller_module, "PROGRESS_INTERVAL_S", 0.0)  # every batch
     reply = lab.call("train", SMALL)
     assert reply["ok"], reply
     history = reply["value"]
@@ -87,6 +89,16 @@ def test_training_builds_one_history_and_posts_progress(lab: Lab) -> None:
     assert lab.controller.history is history or lab.controller.history == history
     evaluation = lab.call("evaluate", {"size": 100})["value"]
     assert 0.0 <= evaluation["accuracy"] <= 1.0 and len(evaluation["predictions"]) == 100
+
+
+def test_progress_comes_at_most_every_interval_but_always_for_the_first_batch_and_epochs(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(controller_module, "PROGRESS_INTERVAL_S", 3600.0)
+    assert lab.call("train", SMALL)["ok"]
+    progress = [(m["kind"], m["epoch"], m["batch"]) for m in lab.posted
+                if m["type"] == "progress"]
+    assert progress == [("batch", 1, 1), ("epoch", 1, 4), ("epoch", 2, 4)]
+    assert [m for m in lab.posted if m["type"] == "progress"][-1]["fraction"] == 1.0
 
 
 def test_calls_while_training_are_busy_except_memory(lab: Lab) -> None:

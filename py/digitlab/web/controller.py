@@ -54,6 +54,7 @@ from digitlab.web.team import SoloTeam, Team
 
 WARM_UP_IMAGES = 1000  # Sequential.predict's batch: the first evaluate()'s shapes
 CHART_INTERVAL_S = 0.25  # redraw live charts at most 4 times a second: drawing is not free
+PROGRESS_INTERVAL_S = 0.1  # the progress bar and text: 10 updates a second (views.ProgressMeter)
 # What may run while a model trains (the page's own guard rejects the rest first): reading
 # memory, for the leak tests; the state; and a language switch, which only draws the canvases
 # again (so the live charts change language at once). Anything else would see, or change, a
@@ -520,7 +521,7 @@ class Controller:
         self.run, self.run_settings = run, settings
         self.source, self.untrained, self.evaluation = "trained", False, None
         done = run.epoch * len(x) + min(run.batch * settings["batchSize"], len(x))
-        meter = views.ProgressMeter(len(x), epochs, done)
+        meter = views.ProgressMeter(len(x), epochs, done, PROGRESS_INTERVAL_S)
         last_draw = 0.0
         workers = self.workers_for(config["workers"], self.model, settings["batchSize"])
         self.workers_active = workers
@@ -535,7 +536,9 @@ class Controller:
                 if event["kind"] == "epoch" or now - last_draw > CHART_INTERVAL_S:
                     views.draw_training(self.canvases, run.history, self.lang)
                     last_draw = time.perf_counter()
-                self.post(meter.progress(event, run.history, self.lang))
+                progress = meter.progress(event, run.history, self.lang)
+                if progress is not None:
+                    self.post(progress)
                 if event["kind"] == "epoch":
                     self.post_state()
                 await self.yield_now()  # lets the worker receive a Stop

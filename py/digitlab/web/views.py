@@ -163,20 +163,33 @@ class ProgressMeter:
     """Epoch/batch position, images per second and time left, for the progress bar.
 
     `done` images of the run were trained before this meter started (a continued run): the
-    fraction is of the whole run, the speed of this part only."""
+    fraction is of the whole run, the speed of this part only.
 
-    def __init__(self, train_size: int, epochs: int, done: int = 0) -> None:
+    A message is made for the first batch, every epoch's end, and otherwise at most once every
+    `interval` seconds: each one costs the page a layout, and on a machine whose every core
+    trains, that time is taken from a worker (fast batches come 50 or more a second)."""
+
+    def __init__(self, train_size: int, epochs: int, done: int = 0,
+                 interval: float = 0.0) -> None:
         self.train_size, self.epochs = train_size, epochs
         self.start = time.perf_counter()
         self.done = done
         self.images = 0
         self.batches = 0
+        self.interval = interval
+        self.last: float | None = None  # when the last message was made
 
-    def progress(self, event: dict, history: dict, lang: str) -> dict:
+    def progress(self, event: dict, history: dict, lang: str) -> dict | None:
+        """The progress message for `event`, or None while the last one is recent."""
         if event["kind"] == "batch":
             self.images += event["size"]
             self.batches = event["batches"]
-        elapsed = max(time.perf_counter() - self.start, 1e-6)
+        now = time.perf_counter()
+        if (event["kind"] == "batch" and self.last is not None
+                and now - self.last < self.interval):
+            return None
+        self.last = now
+        elapsed = max(now - self.start, 1e-6)
         total = self.train_size * self.epochs
         speed = self.images / elapsed
         left = max(total - self.done - self.images, 0)
