@@ -2,6 +2,7 @@
 // Pyodide, NumPy, kernels and package, holding a copy of the model (py/digitlab/web/replica.py).
 // It needs no data files: the lead sends each shard's pixels. It boots from the files the lead
 // already fetched, so they come from the browser's caches.
+import { Channel } from "./channel.js";
 import { downloadPackage, KERNELS, PYODIDE_DIR, writePackage } from "./package.js";
 
 const packageDownload = downloadPackage((message) => new Error(message));
@@ -26,17 +27,25 @@ async function boot(settings) {
   await replica.boot(JSON.stringify(settings), kernelDownloads);
 }
 
+// One shard's gradients: {gradient (a Float32Array), loss, correct}.
+function step(pixels, labels, start, total) {
+  const proxy = replica.step(pixels, labels, start, total);
+  const [gradient, loss, correct] = proxy.toJs();
+  proxy.destroy(); // the tuple, kept alive by its proxy otherwise
+  return { gradient, loss, correct };
+}
+
+const apply = (gradient, learningRate) => replica.apply(gradient, learningRate);
+
 async function answer(message) {
   switch (message.type) {
-    case "sync": return replica.sync(message.weights, message.dropout, message.backend);
+    case "sync": return { floats: replica.sync(message.weights, message.dropout, message.backend) };
     case "step": {
-      const proxy = replica.step(message.apply, message.learningRate, message.pixels,
-                                 message.labels, message.start, message.total);
-      const [gradient, loss, correct] = proxy.toJs();
-      proxy.destroy(); // the tuple, kept alive by its proxy otherwise
-      return [{ gradient, loss, correct }, [gradient.buffer]];
+      const result = step(message.pixels, message.labels, message.start, message.total);
+      return [result, [result.gradient.buffer]];
     }
-    case "apply": return replica.apply(message.apply, message.learningRate);
+    case "apply": return apply(message.apply, message.learningRate);
+    case "ping": return {};
     case "checksum": return { checksum: replica.checksum(), wasmHeapBytes: heapBytes() };
     default: throw new Error(`unknown message ${message.type}`);
   }
@@ -50,6 +59,12 @@ self.onmessage = async ({ data: message }) => {
     } catch (error) {
       postMessage({ type: "boot-error", message: String(error.message || error) });
     }
+    return;
+  }
+  if (message.type === "serve") {
+    // This run's batches come through shared memory until the lead ends the run; messages
+    // wait meanwhile. A Python error is written to the channel for the lead.
+    new Channel(message.channel).serve({ apply, step });
     return;
   }
   try {

@@ -3,6 +3,11 @@
 // lead's Python drives them through py/digitlab/web/team.py; this module only moves messages.
 // A replica that crashes, runs out of memory or is ended is "lost": the step that waits on it
 // resolves with {lost: its number}, once the others answered, and the team goes on without it.
+//
+// Per batch the lead sends each replica its shard, gathers the shards' gradients, then sends
+// the step it took with their sum. On a cross-origin-isolated page these go through shared
+// memory (./channel.js: no message per batch); elsewhere as messages, the arrays transferred.
+import { Channel, shared } from "./channel.js";
 
 let nextSeq = 1;
 
@@ -33,6 +38,7 @@ class Member {
       this.lose();
     };
     this.worker.postMessage({ type: "init", settings });
+    this.channel = null; // this run's shared memory with the replica, once it has a shard
   }
 
   ask(message, transfer = []) {
@@ -43,8 +49,50 @@ class Member {
     return answer;
   }
 
+  /** `promise`, or its rejection with {lost: true} if the replica is lost first. */
+  watch(promise) {
+    const seq = nextSeq++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(seq, { resolve, reject });
+      promise.then(resolve, reject).finally(() => this.waiting.delete(seq));
+    });
+  }
+
+  /** Start a shard: through the channel (a new one when the shard does not fit), or a message. */
+  send(pixels, labels, start, total) {
+    if (!shared) {
+      return this.ask({ type: "step", pixels, labels, start, total }, [pixels.buffer, labels.buffer]);
+    }
+    if (this.state !== "ready") return Promise.reject({ lost: true });
+    if (!this.channel?.fits(pixels, labels)) {
+      this.endRun(); // the replica leaves the old channel's loop, then serves the new one
+      this.channel = Channel.create(this.floats, labels.length, pixels.length / Math.max(labels.length, 1));
+      this.worker.postMessage({ type: "serve", channel: this.channel.spec });
+    }
+    this.channel.send(pixels, labels, start, total);
+    return this.watch(this.channel.answer());
+  }
+
+  /** The step the lead took; a promise of its completion in message mode, none through a
+   *  channel (the next answer says if it failed). */
+  apply(gradient, learningRate) {
+    if (this.channel) {
+      this.channel.apply(gradient, learningRate);
+      return null;
+    }
+    return this.ask({ type: "apply", apply: gradient, learningRate }, [gradient.buffer]);
+  }
+
+  /** The run is over: the replica leaves its channel, once it took every step. */
+  endRun() {
+    this.channel?.end();
+    this.channel = null;
+  }
+
   lose() {
     if (this.state === "lost") return;
+    this.channel?.close();
+    this.channel = null;
     this.worker.terminate();
     this.state = "lost";
     this.onLost();
@@ -69,10 +117,12 @@ export class Team {
     this.changed = () => onChange(this.info());
   }
 
-  /** {ready, booting, lost}: how many replicas are in each state (lost: since the page opened). */
+  /** {ready, booting, lost, exchange}: how many replicas are in each state (lost: since the
+   *  page opened), and how batches reach them ("shared" memory or "messages"). */
   info() {
     const count = (state) => this.members.filter((m) => m.state === state).length;
-    return { ready: count("ready"), booting: count("booting"), lost: this.lost };
+    return { ready: count("ready"), booting: count("booting"), lost: this.lost,
+             exchange: shared ? "shared" : "messages" };
   }
 
   /** Start replicas until `count` are ready or booting. */
@@ -93,29 +143,54 @@ export class Team {
   /** Make the first `size` ready replicas the run's (replica 1 first), copies of the model:
    *  its weights file (a Uint8Array), Dropout streams (JSON) and backend name. */
   sync(size, weights, dropout, backend) {
+    for (const member of this.members) member.endRun(); // a run that ended without finish()
     this.active = this.members.filter((m) => m.state === "ready").slice(0, size);
     this.pending = [];
+    this.applied = [];
     if (this.active.length < size) return Promise.resolve({ lost: this.active.length + 1 });
-    return this.settle(this.active.map((m) => m.ask({ type: "sync", weights, dropout, backend })));
+    const synced = this.settle(this.active.map((m) => m.ask({ type: "sync", weights, dropout, backend })));
+    return synced.then((answers) => {
+      if (!answers.lost) this.active.forEach((m, i) => { m.floats = answers[i].floats; });
+      return answers;
+    });
   }
 
-  /** Replica `i` (from 1): apply the last step (`apply`, a Float32Array, or null), then
-   *  compute the shard's gradients. Its answer is collected by gather(). */
-  send(i, apply, learningRate, pixels, labels, start, total) {
-    this.pending[i - 1] = this.active[i - 1].ask(
-      { type: "step", apply, learningRate, pixels, labels, start, total }, [pixels.buffer, labels.buffer]);
+  /** Replica `i` (from 1): compute the shard's gradients (`pixels`, `labels`: Uint8Arrays,
+   *  rows start.. of a `total`-row batch). Its answer is collected by gather(). */
+  send(i, pixels, labels, start, total) {
+    this.pending[i - 1] = this.active[i - 1].send(pixels, labels, start, total);
   }
 
-  /** The answers to this step's sends, in replica order: [{gradient, loss, correct}]. */
-  gather() {
+  /** The answers to this step's sends, in replica order: [{gradient, loss, correct}]; first
+   *  whether the steps sent before them were taken (messages only). */
+  async gather() {
+    const applied = await this.settleApplied();
+    if (applied?.lost) return applied;
     const answers = this.pending;
     this.pending = [];
     return this.settle(answers);
   }
 
-  /** The run's last step on every replica of the run. */
-  finish(apply, learningRate) {
-    return this.settle(this.active.map((m) => m.ask({ type: "apply", apply, learningRate })));
+  /** The step the lead took with the gathered gradients' sum (a Float32Array), on every
+   *  replica of the run, without waiting for it. */
+  apply(gradient, learningRate) {
+    this.applied = this.active.map((m, i) => m.apply(i === this.active.length - 1 ? gradient
+      : gradient.slice(), learningRate));
+  }
+
+  /** Resolves once every replica of the run took every step: the run is over. */
+  async finish() {
+    const applied = await this.settleApplied();
+    if (applied?.lost) return applied;
+    for (const member of this.active) member.endRun();
+    // A message is answered once the replica left its channel's loop: every step taken.
+    return this.settle(this.active.map((m) => m.ask({ type: "ping" })));
+  }
+
+  async settleApplied() {
+    const applied = this.applied ?? [];
+    this.applied = [];
+    return applied.some(Boolean) ? this.settle(applied) : null; // none through channels
   }
 
   /** Each ready replica's digest of its weights and optimiser state, and its wasm heap's

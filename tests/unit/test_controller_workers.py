@@ -56,7 +56,7 @@ class LocalTeam:
 
     def info(self) -> dict:
         ready = len(self.current.replicas) if self.current else 0
-        return {"ready": ready, "booting": 0, "lost": self.lost}
+        return {"ready": ready, "booting": 0, "lost": self.lost, "exchange": "messages"}
 
     async def replicas(self) -> list[dict]:
         replicas = self.current.replicas if self.current else []
@@ -81,7 +81,7 @@ def test_without_a_team_every_run_uses_one_worker(synthetic_sprite: bytes) -> No
     lab = booted(synthetic_sprite)
     assert lab.call("train", {**RUN, "workers": 2})["ok"]
     assert workers_state(lab) == {"requested": 2, "active": 1, "ready": 1, "booting": 0,
-                                  "lost": 0, "cores": 2, "parallel": False}
+                                  "lost": 0, "cores": 2, "parallel": False, "exchange": None}
 
 
 def test_auto_uses_the_cores_while_each_shard_is_worth_it(synthetic_sprite: bytes,
@@ -179,12 +179,15 @@ class FakeJsTeam:
     def gather(self) -> object:
         if self.lost_at_gather is not None:
             return Answer(lost=self.lost_at_gather)
-        pixels = self.calls[-1][4].array
+        pixels = self.calls[-1][2].array
         return [Answer(gradient=Typed(np.full(3, pixels.sum(), np.float32)), loss=0.5,
                        correct=2)]
 
-    def finish(self, *args: object) -> list:
-        self.calls.append(("finish", *args))
+    def apply(self, *args: object) -> None:
+        self.calls.append(("apply", *args))
+
+    def finish(self) -> list:
+        self.calls.append(("finish",))
         return []
 
 
@@ -197,18 +200,18 @@ def test_the_browser_transport_sends_shards_as_bytes_and_reads_gradients() -> No
     transport.sync({"weights": b"\x01\x02", "dropout": "{}", "backend": "numpy"})
     assert team.calls[0][0:2] == ("sync", 1) and team.calls[0][2].array.tolist() == [1, 2]
     pixels = np.arange(6, dtype=np.uint8).reshape(2, 3)
-    step = Step(np.array([1, 2, 3], np.float32), 0.01)
-    transport.send(1, step, pixels, np.array([4, 9]), 2, 4)
-    _, replica, gradient, rate, sent_pixels, sent_labels, start, total = team.calls[1]
-    assert (replica, rate, start, total) == (1, 0.01, 2, 4)
-    assert gradient.array.dtype == np.float32 and gradient.array.tolist() == [1, 2, 3]
+    transport.send(1, pixels, np.array([4, 9]), 2, 4)
+    _, replica, sent_pixels, sent_labels, start, total = team.calls[1]
+    assert (replica, start, total) == (1, 2, 4)
     assert sent_pixels.array.tolist() == list(range(6)) and sent_labels.array.tolist() == [4, 9]
     (result,) = transport.gather()
     assert result.gradient.tolist() == [15, 15, 15] and (result.loss, result.correct) == (0.5, 2)
-    transport.finish(None)  # no last step: nothing to send
-    assert len(team.calls) == 2
-    transport.finish(step)
-    assert team.calls[2][0] == "finish" and team.calls[2][2] == 0.01
+    transport.apply(Step(np.array([1, 2, 3], np.float32), 0.01))
+    _, gradient, rate = team.calls[2]
+    assert gradient.array.dtype == np.float32 and gradient.array.tolist() == [1, 2, 3]
+    assert rate == 0.01
+    transport.finish()
+    assert team.calls[3] == ("finish",)
 
 
 def test_the_browser_transport_turns_a_lost_answer_into_replica_lost() -> None:

@@ -105,7 +105,8 @@ def test_boot_posts_the_empty_state_and_the_pad_says_to_train_first(lab: Lab) ->
     state = states(lab)[-1]
     assert state == {"phase": "ready", "model": None, "run": None, "evaluation": None,
                      "workers": {"requested": "auto", "active": None, "ready": 1, "booting": 0,
-                                 "lost": 0, "cores": None, "parallel": False}}
+                                 "lost": 0, "cores": None, "parallel": False,
+                                 "exchange": None}}
     no_model = "Train a model first (step 3), or load a weights file."
     assert alts(lab, "pad-probs")[-1] == alts(lab, "feature-maps")[-1] == no_model
     assert lab.call("state")["value"] == state

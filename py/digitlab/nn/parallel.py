@@ -35,7 +35,7 @@ from digitlab import backend
 from digitlab.encoding import one_hot
 from digitlab.nn import weights
 from digitlab.nn.layers import Dropout
-from digitlab.nn.sequential import Sequential
+from digitlab.nn.sequential import Sequential, TrainingDiverged
 
 
 def shard_bounds(rows: int, shards: int) -> list[tuple[int, int]]:
@@ -171,14 +171,6 @@ class Replica:
             self.model.optimizer.step(self.model.parameters(),
                                       self.layout.unflatten(step.gradient))
 
-    def step(self, apply: Step | None, pixels: np.ndarray, labels: np.ndarray, start: int,
-             total: int) -> ShardResult:
-        """What a replica that does not lead does per batch: the previous batch's step, then
-        this batch's shard."""
-        if apply is not None:
-            self.apply(apply)
-        return self.gradients(pixels, labels, start, total)
-
     def checksum(self) -> str:
         """The weights and optimiser slots as one hex digest: equal on every replica."""
         digest = hashlib.sha256()
@@ -215,35 +207,40 @@ def dropout_streams(model: Sequential) -> str:
 
 
 class Transport(Protocol):
-    """The replicas after the lead (1..N-1), wherever they run."""
+    """The replicas after the lead (1..N-1), wherever they run. Each one takes what it is sent
+    in order: a step sent by `apply` is taken before the shard sent after it."""
 
     size: int  # how many there are
 
     def sync(self, state: dict) -> None:
         """Make every replica a copy of the model `replica_state` described."""
 
-    def send(self, replica: int, apply: Step | None, pixels: np.ndarray, labels: np.ndarray,
-             start: int, total: int) -> None:
-        """Start `replica` (1..size) on a shard: first `apply`, then the shard's gradients."""
+    def send(self, replica: int, pixels: np.ndarray, labels: np.ndarray, start: int,
+             total: int) -> None:
+        """Start `replica` (1..size) on a shard's gradients."""
 
     def gather(self) -> list[ShardResult]:
         """Every replica's result for the shard it was sent, in replica order; ReplicaLost
         when one is gone (once every other answered, so none is left mid-step)."""
 
-    def finish(self, apply: Step | None) -> None:
-        """The run's last step (when there is one) on every replica, with no shard after it."""
+    def apply(self, step: Step) -> None:
+        """Start every replica on the optimiser step the lead took, without waiting for it."""
+
+    def finish(self) -> None:
+        """Wait until every replica took every step it was sent; ReplicaLost if one is gone."""
 
 
 class DataParallel:
     """The lead's side of a run: `Sequential.train_steps` hands it each batch (model.parallel).
 
-    The replicas apply each step when they are sent the next batch, or at `finish`.
+    The lead sends each step to the replicas before it takes it itself, so they take it while
+    the lead does and then reports the batch and cuts the next one: off the path every batch
+    waits on.
     """
 
     def __init__(self, model: Sequential, transport: Transport) -> None:
         self.model, self.transport = model, transport
         self.lead = Replica(model)
-        self.pending: Step | None = None  # applied here, not yet on the other replicas
         transport.sync(replica_state(model))
 
     @property
@@ -260,9 +257,7 @@ class DataParallel:
         streams = dropout_streams(self.model)
         bounds = shard_bounds(total, self.workers)
         for replica, (start, stop) in enumerate(bounds[1:], start=1):
-            self.transport.send(replica, self.pending, pixels[start:stop], labels[start:stop],
-                                start, total)
-        self.pending = None
+            self.transport.send(replica, pixels[start:stop], labels[start:stop], start, total)
         start, stop = bounds[0]
         own = self.lead.gradients(pixels[start:stop], labels[start:stop], start, total)
         try:
@@ -274,39 +269,56 @@ class DataParallel:
         correct = sum(result.correct for result in results)
         step = Step(reduce_in_order([result.gradient for result in results]),
                     self.model.optimizer.learning_rate)
-        # The others never get a step that diverged: the lead goes back to where they are.
-        self.model.apply_gradients(self.lead.layout.unflatten(step.gradient), loss, where)
-        self.pending = step
+        if math.isfinite(loss):  # else apply_gradients raises at once: nothing to send
+            self.transport.apply(step)  # first: the others take it while the lead does
+        try:
+            self.model.apply_gradients(self.lead.layout.unflatten(step.gradient), loss, where)
+        except TrainingDiverged:
+            # The weights overflowed: the lead went back to the step before. The others took
+            # the step too; they become copies of the lead again.
+            if math.isfinite(loss):
+                self.transport.sync(replica_state(self.model))
+            raise
         return loss, correct / total
 
     def finish(self) -> None:
-        """Bring the other replicas to the lead's weights (the run's last step)."""
-        self.transport.finish(self.pending)
-        self.pending = None
+        """Wait until the other replicas hold the lead's weights (they took every step)."""
+        self.transport.finish()
 
 
 class LocalTransport:
-    """Replicas in this process, run one after another at `gather`: the same arithmetic as the
-    browser's workers would do, for the tests (no speed-up: one Python thread)."""
+    """Replicas in this process, run one after another: the steps sent are taken at the next
+    `gather` (before its shards) or at `finish`, as a page's workers take them in order, or
+    (`at_once`) as soon as they are sent, as a page's worker may too. The same arithmetic as
+    the browser's workers do, for the tests (no speed-up: one thread)."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, at_once: bool = False) -> None:
+        self.size, self.at_once = size, at_once
         self.replicas: list[Replica] = []
         self.sent: dict[int, tuple] = {}
+        self.steps: list[Step] = []  # sent, not yet taken
 
     def sync(self, state: dict) -> None:
         self.replicas = [Replica.from_state(state) for _ in range(self.size)]
+        self.steps = []
 
-    def send(self, replica: int, apply: Step | None, pixels: np.ndarray, labels: np.ndarray,
-             start: int, total: int) -> None:
-        self.sent[replica] = (apply, pixels, labels, start, total)
+    def send(self, replica: int, pixels: np.ndarray, labels: np.ndarray, start: int,
+             total: int) -> None:
+        self.sent[replica] = (pixels, labels, start, total)
 
     def gather(self) -> list[ShardResult]:
-        results = [self.replicas[i - 1].step(*self.sent[i]) for i in range(1, self.size + 1)]
+        self.finish()
+        results = [self.replicas[i - 1].gradients(*self.sent[i]) for i in range(1, self.size + 1)]
         self.sent.clear()
         return results
 
-    def finish(self, apply: Step | None) -> None:
-        if apply is not None:
+    def apply(self, step: Step) -> None:
+        self.steps.append(step)
+        if self.at_once:
+            self.finish()
+
+    def finish(self) -> None:
+        for step in self.steps:
             for replica in self.replicas:
-                replica.apply(apply)
+                replica.apply(step)
+        self.steps = []

@@ -311,11 +311,13 @@ class Controller:
                 "evaluation": evaluation, "workers": self.workers_state()}
 
     def workers_state(self) -> dict:
-        """{requested, active, ready, booting, lost, cores, parallel}: ready counts the lead."""
+        """{requested, active, ready, booting, lost, cores, parallel, exchange}: ready counts
+        the lead."""
         team = self.team.info()
         return {"requested": self.workers_requested, "active": self.workers_active,
                 "ready": 1 + team["ready"], "booting": team["booting"], "lost": team["lost"],
-                "cores": self.settings.get("cores"), "parallel": self.team.supported}
+                "cores": self.settings.get("cores"), "parallel": self.team.supported,
+                "exchange": team["exchange"]}
 
     def workers_for(self, requested: int | str, model: Sequential, batch_size: int) -> int:
         """How many workers a run uses: 1 where the team cannot take part, else the count

@@ -1,9 +1,10 @@
 """A training replica's Python, in one of the page's other workers (`js/replica.js`).
 
 The lead worker's `web/team.py` drives it through `js/team.js`: `sync` makes it a copy of the
-model being trained, then per batch `step` applies the previous batch's reduced gradient and
-computes this shard's (nn/parallel.py's Replica). It holds no data: each shard's pixels come
-with the step. Arrays cross as typed arrays (one copy each way); everything else is plain.
+model being trained; then per batch `step` computes its shard's gradients and `apply` takes the
+step the lead took with the reduced gradient (nn/parallel.py's Replica). It holds no data: each
+shard's pixels come with it. Arrays cross as typed arrays (one copy each way), whether
+js/team.js sends them in messages or through shared memory; everything else is plain.
 """
 
 from __future__ import annotations
@@ -33,28 +34,29 @@ class ReplicaWorker:
         downloads = {name: JsDownload(promise) for name, promise in kernels.to_py(depth=1).items()}
         await load_kernels(settings.get("simd", "plain"), downloads)
 
-    def sync(self, weights: Any, dropout: str, backend_name: str) -> None:
+    def sync(self, weights: Any, dropout: str, backend_name: str) -> int:
         """Become a copy of the lead's model: its weights file (optimiser state included),
-        its Dropout streams (JSON) and the backend it computes with."""
+        its Dropout streams (JSON) and the backend it computes with. Returns how many floats
+        its gradients have (what a shared channel holds)."""
         backend.set_backend(backend_name)
         self.replica = Replica.from_state({"weights": weights.to_bytes(), "dropout": dropout})
+        return self.replica.layout.size
 
-    def step(self, apply: Any, learning_rate: float, pixels: Any, labels: Any, start: int,
-             total: int) -> tuple[Any, float, int]:
-        """The previous batch's step (`apply`: a Float32Array, or null), then the shard's
-        (gradient as a Float32Array, loss share, correct count)."""
-        replica = self._replica()
+    def step(self, pixels: Any, labels: Any, start: int, total: int) -> tuple[Any, float, int]:
+        """The shard's gradients (`pixels`, `labels`: Uint8Arrays, rows start.. of a
+        `total`-row batch): the gradient as a Float32Array, the loss share, the correct count."""
         rows = np.frombuffer(pixels.to_bytes(), dtype=np.uint8)
         shard_labels = np.frombuffer(labels.to_bytes(), dtype=np.uint8).astype(np.int64)
         shard = rows.reshape(len(shard_labels), -1) if len(shard_labels) else rows.reshape(0, 0)
-        result = replica.step(self._step(apply, learning_rate), shard, shard_labels, start, total)
+        result = self._replica().gradients(shard, shard_labels, start, total)
         return self.float32_array(result.gradient), result.loss, result.correct
 
-    def apply(self, apply: Any, learning_rate: float) -> None:
-        """The run's last step, with no shard after it."""
-        step = self._step(apply, learning_rate)
-        if step is not None:
-            self._replica().apply(step)
+    def apply(self, gradient: Any, learning_rate: float) -> None:
+        """The step the lead took (`gradient`: a Float32Array)."""
+        replica = self._replica()
+        flat = np.empty(replica.layout.size, dtype=np.float32)
+        gradient.assign_to(flat)
+        replica.apply(Step(flat, float(learning_rate)))
 
     def checksum(self) -> str:
         return self._replica().checksum()
@@ -63,13 +65,6 @@ class ReplicaWorker:
         if self.replica is None:
             raise RuntimeError("this replica was never synced with a model")
         return self.replica
-
-    def _step(self, apply: Any, learning_rate: float) -> Step | None:
-        if apply is None:
-            return None
-        gradient = np.empty(self._replica().layout.size, dtype=np.float32)
-        apply.assign_to(gradient)
-        return Step(gradient, float(learning_rate))
 
 
 def start() -> ReplicaWorker:

@@ -33,7 +33,9 @@ class Team(Protocol):
         """The first `size` replicas, for one run."""
 
     def info(self) -> dict:
-        """{ready, booting, lost}: replicas in each state (lost: since the page opened)."""
+        """{ready, booting, lost, exchange}: replicas in each state (lost: since the page
+        opened), and how batches reach them: 'shared' memory, 'messages', or None (no
+        replicas can be had)."""
 
     async def replicas(self) -> list[dict]:
         """Each ready replica's {checksum (Replica.checksum), wasmHeapBytes}; ReplicaLost if
@@ -52,14 +54,15 @@ class SoloTeam:
         raise RuntimeError("a solo team has no replicas")
 
     def info(self) -> dict:
-        return {"ready": 0, "booting": 0, "lost": 0}
+        return {"ready": 0, "booting": 0, "lost": 0, "exchange": None}
 
     async def replicas(self) -> list[dict]:
         return []
 
 
 class BrowserTransport:
-    """nn/parallel's Transport over js/team.js: arrays cross as typed arrays, one copy each.
+    """nn/parallel's Transport over js/team.js: arrays cross as typed arrays, one copy each
+    (js/team.js then moves them as messages, or through memory shared with the replica).
 
     js/team.js resolves a step whose replica was lost with {lost: its number}, after every
     other replica answered; that becomes ReplicaLost here."""
@@ -68,18 +71,15 @@ class BrowserTransport:
                  typed: Callable[[np.ndarray], Any]) -> None:
         """`typed(array)`: a JS typed array holding a copy of a 1-D uint8 or float32 array."""
         self.team, self.size, self.wait, self.typed = team, size, wait, typed
-        self.gradient_size = 0
 
     def sync(self, state: dict) -> None:
         weights = self.typed(np.frombuffer(state["weights"], dtype=np.uint8))
         self._checked(self.wait(self.team.sync(self.size, weights, state["dropout"],
                                                state["backend"])))
 
-    def send(self, replica: int, apply: Step | None, pixels: np.ndarray, labels: np.ndarray,
-             start: int, total: int) -> None:
-        gradient, rate = (None, 0.0) if apply is None else (self.typed(apply.gradient),
-                                                            apply.learning_rate)
-        self.team.send(replica, gradient, rate,
+    def send(self, replica: int, pixels: np.ndarray, labels: np.ndarray, start: int,
+             total: int) -> None:
+        self.team.send(replica,
                        self.typed(np.ascontiguousarray(pixels, dtype=np.uint8).reshape(-1)),
                        self.typed(labels.astype(np.uint8)), start, total)
 
@@ -92,10 +92,11 @@ class BrowserTransport:
             results.append(ShardResult(gradient, float(answer.loss), int(answer.correct)))
         return results
 
-    def finish(self, apply: Step | None) -> None:
-        if apply is not None:
-            self._checked(self.wait(self.team.finish(self.typed(apply.gradient),
-                                                     apply.learning_rate)))
+    def apply(self, step: Step) -> None:
+        self.team.apply(self.typed(step.gradient), step.learning_rate)
+
+    def finish(self) -> None:
+        self._checked(self.wait(self.team.finish()))
 
     @staticmethod
     def _checked(answer: Any) -> Any:
@@ -127,7 +128,8 @@ class BrowserTeam:
 
     def info(self) -> dict:
         info = self.team.info()
-        return {"ready": int(info.ready), "booting": int(info.booting), "lost": int(info.lost)}
+        return {"ready": int(info.ready), "booting": int(info.booting), "lost": int(info.lost),
+                "exchange": str(info.exchange) if self.supported else None}
 
     async def replicas(self) -> list[dict]:
         answer = BrowserTransport._checked(await self.team.replicas())
