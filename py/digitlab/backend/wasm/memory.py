@@ -7,7 +7,9 @@ therefore compute, before each call and in pure Python (unit-testable under CPyt
 range [lo, hi) the kernel will touch through each argument, and prove with the functions here
 that it lies inside the array it belongs to and inside that array's memory block (an
 `as_strided` view can claim more than its buffer holds). A failed check raises ValueError
-through `require`; the kernel is then never called.
+through `require` or `refuse`; the kernel is then never called. The checks run on every call,
+so each array's address, footprint and memory block are read once per call (`layout`) and
+passed on, and refusal messages are formatted only on refusal; nothing is kept between calls.
 
 The kernels work on float32 only: 4-byte elements, addresses and strides multiples of 4, every
 size and stride within i32, every address below ADDRESS_LIMIT.
