@@ -392,6 +392,24 @@ def test_extent_and_footprint():
     assert hi - lo == 64
 
 
+def test_footprint_is_the_extent_of_every_element():
+    """footprint's C-contiguous shortcut (nbytes) agrees with extent() over shape and strides,
+    for as_strided views with any strides (size-1 and empty dimensions included)."""
+    rng = np.random.default_rng(9)
+    base = np.zeros(4000, np.float32)
+    contiguous = 0
+    for _ in range(3000):
+        ndim = int(rng.integers(0, 4))
+        shape = tuple(int(v) for v in rng.integers(0, 4, ndim))
+        strides = tuple(4 * int(v) for v in rng.integers(-20, 20, ndim))
+        view = as_strided(base[2000:], shape=shape, strides=strides)
+        for x in (view, view.T, np.zeros(shape, np.float32)):
+            dims = list(zip(x.shape, x.strides, strict=True))
+            assert memory.footprint(x) == memory.extent(memory.address(x), dims), dims
+            contiguous += x.flags.c_contiguous
+    assert contiguous > 3000  # both paths were taken
+
+
 def test_pack_b_layout_and_workspace():
     b = np.arange(5 * 19, dtype=np.float32).reshape(5, 19)
     packed = gemm.pack_b(b)

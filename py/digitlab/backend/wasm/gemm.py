@@ -28,11 +28,13 @@ from digitlab.backend.wasm.memory import (
     FLOAT32,
     I32_MAX,
     ITEM,
+    Layout,
     Region,
     address,
     check_bounds,
     check_region,
     extent,
+    layout,
     overlaps,
     readable_in_place,
     require,
@@ -43,6 +45,7 @@ PANEL = 8  # columns per packed B panel (the micro-kernel's width)
 WORKSPACE_ALIGN = 16  # bytes; v128 loads of packed B never straddle a cache line
 
 Kernel = Callable[..., object]
+_INTEGER = (int, np.integer)
 _state: dict = {"kernel": None, "workspace": np.empty(0, dtype=FLOAT32)}
 
 
@@ -78,15 +81,18 @@ class KernelCall:
 
 # ---------------------------------------------------------------- the check before every call
 
-def _check_operand(name: str, arr: object, shape: tuple, strides: tuple, addr: int) -> None:
-    """`arr` must be the float32 view the kernel will read or write, exactly."""
-    require(isinstance(arr, np.ndarray), f"{name} is not a NumPy array")
-    require(arr.dtype == FLOAT32, f"{name} dtype is {arr.dtype}, not float32")
-    require(arr.shape == shape, f"{name} shape {arr.shape} != kernel's {shape}")
-    require(arr.strides == strides, f"{name} strides {arr.strides} != kernel's {strides}")
-    require(address(arr) == addr, f"{name} address differs from the kernel's")
-    require(addr % ITEM == 0, f"{name} is not 4-byte aligned")
-    require(all(s % ITEM == 0 for s in strides), f"{name} strides not multiples of 4")
+def _check_operand(name: str, arr: object, shape: tuple, strides: tuple, addr: int) -> Layout:
+    """`arr` must be the float32 view the kernel will read or write, exactly; its layout."""
+    require(isinstance(arr, np.ndarray), "%s is not a NumPy array", name)
+    require(arr.dtype == FLOAT32, "%s dtype is %s, not float32", name, arr.dtype)
+    require(arr.shape == shape, "%s shape %s != kernel's %s", name, arr.shape, shape)
+    require(arr.strides == strides, "%s strides %s != kernel's %s", name, arr.strides, strides)
+    known = layout(arr)
+    require(known[0] == addr, "%s address differs from the kernel's", name)
+    require(addr % ITEM == 0, "%s is not 4-byte aligned", name)
+    for stride in strides:
+        require(stride % ITEM == 0, "%s strides not multiples of 4", name)
+    return known
 
 
 def kernel_regions(call: KernelCall) -> dict[str, Region]:
@@ -101,23 +107,24 @@ def kernel_regions(call: KernelCall) -> dict[str, Region]:
 def check_call(call: KernelCall, a: np.ndarray, bp: np.ndarray, c: np.ndarray) -> None:
     """Raise ValueError unless `call` touches only a (read), bp (read) and c (write)."""
     values = call.args()
-    require(all(isinstance(v, int | np.integer) for v in values), "non-integer argument")
-    require(all(-I32_MAX - 1 <= v < ADDRESS_LIMIT for v in values), "argument out of range")
+    for value in values:
+        require(isinstance(value, _INTEGER), "non-integer argument")
+    require(min(values) >= -I32_MAX - 1 and max(values) < ADDRESS_LIMIT, "argument out of range")
     require(min(call.m, call.n, call.k) >= 1 and max(call.m, call.n, call.k) <= I32_MAX,
-             f"bad size {call.m}x{call.n}x{call.k}")
-    require(call.flags in (0, 1), f"bad flags {call.flags}")
-    for stride in (call.a_rs, call.a_cs, call.ldc):
-        require(abs(stride) <= I32_MAX, "stride out of i32 range")
-    _check_operand("a", a, (call.m, call.k), (call.a_rs, call.a_cs), call.a)
+            "bad size %sx%sx%s", call.m, call.n, call.k)
+    require(call.flags in (0, 1), "bad flags %s", call.flags)
+    require(max(abs(call.a_rs), abs(call.a_cs), abs(call.ldc)) <= I32_MAX,
+            "stride out of i32 range")
+    known = {"a": _check_operand("a", a, (call.m, call.k), (call.a_rs, call.a_cs), call.a)}
     require(isinstance(bp, np.ndarray) and bp.flags.c_contiguous, "bp must be C-contiguous")
-    _check_operand("bp", bp, bp.shape, bp.strides, call.bp)
+    known["bp"] = _check_operand("bp", bp, bp.shape, bp.strides, call.bp)
     require(bp.size >= call.panels * call.k * PANEL, "bp smaller than the packed panels")
-    _check_operand("c", c, (call.m, call.n), (call.ldc, ITEM), call.c)
+    known["c"] = _check_operand("c", c, (call.m, call.n), (call.ldc, ITEM), call.c)
     require(c.flags.writeable, "c is read-only")
     require(call.ldc >= call.n * ITEM, "c rows overlap (ldc < 4*n)")
     regions = kernel_regions(call)
     for name, arr in (("a", a), ("bp", bp), ("c", c)):
-        check_region(name, arr, regions[name])
+        check_region(name, arr, regions[name], known[name])
     require(not overlaps(regions["c"], regions["a"]), "c overlaps a")
     require(not overlaps(regions["c"], regions["bp"]), "c overlaps bp")
 
@@ -144,13 +151,14 @@ def workspace(floats: int) -> np.ndarray:
     return buf[skip : skip + floats]
 
 
-def pack_b(b: np.ndarray) -> np.ndarray:
+def pack_b(b: np.ndarray, known: Layout | None = None) -> np.ndarray:
     """B [K, N] -> panels [ceil(N/8), K, 8], zero-padded past column N, in the workspace.
 
     A C-contiguous B with exactly 8 columns is already in that layout and is used as is.
+    `known` is layout(b) (or of b.T) when the caller has just read it.
     """
     k, n = b.shape
-    if n == PANEL and readable_in_place(b) and b.flags.c_contiguous:
+    if n == PANEL and b.flags.c_contiguous and readable_in_place(b, known):
         return b
     panels = -(-n // PANEL)
     packed = workspace(panels * k * PANEL).reshape(panels, k, PANEL)
@@ -163,9 +171,13 @@ def pack_b(b: np.ndarray) -> np.ndarray:
     return packed
 
 
-def _operand(x: np.ndarray) -> np.ndarray:
+def _operand(x: np.ndarray, known: Layout) -> tuple[np.ndarray, int]:
+    """x, or a copy the kernel can read, and its address; `known` is layout(x) or of x.T."""
+    if readable_in_place(x, known):
+        return x, known[0]
     # copy(), not ascontiguousarray: that returns a misaligned contiguous array unchanged.
-    return x if readable_in_place(x) else x.copy(order="C")
+    x = x.copy(order="C")
+    return x, address(x)
 
 
 # ---------------------------------------------------------------- the backend
@@ -196,12 +208,14 @@ def _check_out(out: np.ndarray | None, m: int, n: int) -> None:
         raise ValueError("out is read-only")
 
 
-def _product(op_a: np.ndarray, op_b: np.ndarray, c: np.ndarray, accumulate: bool) -> None:
-    """c (+)= op_a @ op_b through the kernel; c is C-contiguous and shares no memory."""
+def _product(op_a: np.ndarray, op_b: np.ndarray, c: np.ndarray, accumulate: bool,
+             known_a: Layout, known_b: Layout) -> None:
+    """c (+)= op_a @ op_b through the kernel; c is C-contiguous and shares no memory. known_a
+    and known_b are the layouts just read of op_a and op_b (or of their transposes)."""
     m, k = op_a.shape
-    a = _operand(op_a)
-    bp = pack_b(op_b)
-    call = KernelCall(m, c.shape[1], k, address(a), a.strides[0], a.strides[1],
+    a, a_addr = _operand(op_a, known_a)
+    bp = pack_b(op_b, known_b)
+    call = KernelCall(m, c.shape[1], k, a_addr, a.strides[0], a.strides[1],
                       address(bp), address(c), c.strides[0], int(accumulate))
     run_kernel(call, a, bp, c)
 
@@ -225,9 +239,9 @@ def simd_gemm(
         return _numpy_gemm(a, b, trans_a, trans_b, out)
     m, n, k = _check_shapes(a, b, trans_a, trans_b)
     _check_out(out, m, n)
-    for name, x in (("a", a), ("b", b), ("out", out)):
-        if x is not None:
-            check_bounds(name, x)
+    known_a, known_b = check_bounds("a", a), check_bounds("b", b)
+    if out is not None:
+        check_bounds("out", out)
     op_a, op_b = (a.T if trans_a else a), (b.T if trans_b else b)
     if m == 0 or n == 0 or k == 0:
         result = np.zeros((m, n), dtype=FLOAT32) if out is None else out
@@ -240,13 +254,13 @@ def simd_gemm(
     direct = (out is not None and out.flags.c_contiguous and not swap
               and not np.may_share_memory(out, a) and not np.may_share_memory(out, b))
     if direct:
-        _product(op_a, op_b, out, accumulate)
+        _product(op_a, op_b, out, accumulate, known_a, known_b)
         return out
     c = np.empty((n, m) if swap else (m, n), dtype=FLOAT32)
     if swap:
-        _product(op_b.T, op_a.T, c, False)
+        _product(op_b.T, op_a.T, c, False, known_b, known_a)
     else:
-        _product(op_a, op_b, c, False)
+        _product(op_a, op_b, c, False, known_a, known_b)
     result = c.T if swap else c
     if out is None:
         return np.ascontiguousarray(result)

@@ -160,7 +160,7 @@ def ops_refusals() -> dict:
         "colsOverlapImage": lambda: ops.window_args(image, overlapping.reshape(cols.shape),
                                                     (3, 3), (1, 1)),
         "poolOutOfBounds": lambda: ops.pool_geometry(liar),
-        "denseWrongSize": lambda: check_dense("y", x, address(x), x.size + 1),
+        "denseWrongSize": lambda: check_dense("y", x, x.size + 1),
         "argumentRange": lambda: ops.run_kernel("digitlab_im2col", (-1,) * 11),
     }
     refused = {}
