@@ -145,7 +145,7 @@ export class Team {
   sync(size, weights, dropout, backend) {
     for (const member of this.members) member.endRun(); // a run that ended without finish()
     this.active = this.members.filter((m) => m.state === "ready").slice(0, size);
-    this.pending = [];
+    this.dropPending();
     this.applied = [];
     if (this.active.length < size) return Promise.resolve({ lost: this.active.length + 1 });
     const synced = this.settle(this.active.map((m) => m.ask({ type: "sync", weights, dropout, backend })));
@@ -182,9 +182,17 @@ export class Team {
   async finish() {
     const applied = await this.settleApplied();
     if (applied?.lost) return applied;
+    this.dropPending();
     for (const member of this.active) member.endRun();
     // A message is answered once the replica left its channel's loop: every step taken.
     return this.settle(this.active.map((m) => m.ask({ type: "ping" })));
+  }
+
+  // Shards sent ahead of a batch that never came (a Stop, a step that diverged): their
+  // answers are not wanted, nor their failures.
+  dropPending() {
+    for (const answer of this.pending ?? []) answer?.catch(() => {});
+    this.pending = [];
   }
 
   async settleApplied() {

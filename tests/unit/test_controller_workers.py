@@ -29,7 +29,7 @@ class LosingTransport(LocalTransport):
     def gather(self) -> list[ShardResult]:
         self.gathers += 1
         if self.replica is not None and self.gathers == self.at:
-            self.sent.clear()
+            self.queue, self.results = [], {}
             raise ReplicaLost(self.replica)
         return super().gather()
 

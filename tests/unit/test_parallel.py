@@ -267,7 +267,8 @@ def test_dataparallel_keeps_every_replicas_dropout_stream_in_step(rows, workers)
 
 # ---- training runs -----------------------------------------------------------------------
 
-def train(workers: int | None, optimizer: str, epochs: int = 3) -> tuple[Sequential, dict]:
+def train(workers: int | None, optimizer: str, epochs: int = 3,
+          at_once: bool = False) -> tuple[Sequential, dict]:
     """A seeded run on 60 random images, batches of 13 (the last one 8): on one worker without
     DataParallel (None), or over `workers` (the lead and workers - 1 LocalTransport replicas).
     The learning rate halves every epoch: the replicas must take the lead's, not their own."""
@@ -275,7 +276,7 @@ def train(workers: int | None, optimizer: str, epochs: int = 3) -> tuple[Sequent
     model = build_model(TRAIN_SPEC, seed=1)
     model.compile(make_optimizer(optimizer, {"adam": 0.01, "sgd": 0.05}[optimizer]))
     if workers is not None:
-        model.parallel = DataParallel(model, LocalTransport(workers - 1))
+        model.parallel = DataParallel(model, LocalTransport(workers - 1, at_once))
     with TrainingRun(model, pixels, labels, batch_size=13, epochs=epochs, seed=2,
                      learning_rate_decay=0.5) as run:
         for _ in run:
@@ -328,6 +329,17 @@ def test_several_workers_train_as_one(optimizer, workers):
     assert_in_step(many)
 
 
+@pytest.mark.parametrize("workers", [2, 3])
+def test_when_the_replicas_take_what_they_are_sent_changes_nothing(workers):
+    """Each step is sent before the lead takes it and the next batch's shards after it: taken
+    at once or only when the lead waits for them, the same run, bit for bit."""
+    deferred, deferred_history = train(workers, "adam")
+    at_once, at_once_history = train(workers, "adam", at_once=True)
+    assert at_once_history == deferred_history
+    assert at_once.parallel.lead.checksum() == deferred.parallel.lead.checksum()
+    assert_in_step(at_once)
+
+
 def test_several_workers_rerun_is_bit_identical():
     first, first_history = train(2, "adam")
     second, second_history = train(2, "adam")
@@ -365,7 +377,7 @@ def test_divergence_restores_the_lead_to_the_step_before(optimizer, at_once):
     for key, slot in model.optimizer.slots.items():
         np.testing.assert_array_equal(slot, before.optimizer["slots"][key], err_msg=key)
     # No replica keeps the failed step: they hold the restored weights and streams too.
-    assert model.parallel.transport.steps == []
+    assert model.parallel.transport.queue == []
     model.parallel.finish()
     assert_in_step(model)
     for replica in model.parallel.transport.replicas:

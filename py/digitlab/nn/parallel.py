@@ -217,7 +217,7 @@ class Transport(Protocol):
 
     def send(self, replica: int, pixels: np.ndarray, labels: np.ndarray, start: int,
              total: int) -> None:
-        """Start `replica` (1..size) on a shard's gradients."""
+        """Start `replica` (1..size) on a shard's gradients (at most one unanswered each)."""
 
     def gather(self) -> list[ShardResult]:
         """Every replica's result for the shard it was sent, in replica order; ReplicaLost
@@ -227,20 +227,24 @@ class Transport(Protocol):
         """Start every replica on the optimiser step the lead took, without waiting for it."""
 
     def finish(self) -> None:
-        """Wait until every replica took every step it was sent; ReplicaLost if one is gone."""
+        """Wait until every replica took every step and shard it was sent (a shard's result
+        unanswered is dropped); ReplicaLost if one is gone."""
 
 
 class DataParallel:
     """The lead's side of a run: `Sequential.train_steps` hands it each batch (model.parallel).
 
-    The lead sends each step to the replicas before it takes it itself, so they take it while
-    the lead does and then reports the batch and cuts the next one: off the path every batch
-    waits on.
+    The lead sends each step to the replicas before it takes it itself, and with it the shards
+    of the batch after (`upcoming`, within an epoch): they take the step and start on the next
+    shard while the lead takes the step, reports the batch and comes back for the next one.
+    A shard sent ahead of a batch that never comes (a Stop) is dropped at `finish`; it drew
+    Dropout masks on its replica, whose streams every run's `sync` sets anew.
     """
 
     def __init__(self, model: Sequential, transport: Transport) -> None:
         self.model, self.transport = model, transport
         self.lead = Replica(model)
+        self.ahead = False  # the next batch's shards are sent
         transport.sync(replica_state(model))
 
     @property
@@ -248,16 +252,20 @@ class DataParallel:
         return 1 + self.transport.size
 
     def train_batch(self, pixels: np.ndarray, labels: np.ndarray,
-                    where: tuple[int, int] | None = None) -> tuple[float, float]:
+                    where: tuple[int, int] | None = None,
+                    upcoming: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[float, float]:
         """One optimiser step on the batch (raw `pixels` and int `labels`), over every replica;
         the batch's (loss, accuracy). As Sequential.train_batch: a non-finite loss or weights
         restores the weights and raises TrainingDiverged. A lost replica (ReplicaLost) leaves
-        the lead as it was after the last completed batch, its Dropout streams included."""
+        the lead as it was after the last completed batch, its Dropout streams included.
+        `upcoming`: the next call's (pixels, labels), whose shards this one sends ahead."""
         total = len(pixels)
         streams = dropout_streams(self.model)
         bounds = shard_bounds(total, self.workers)
-        for replica, (start, stop) in enumerate(bounds[1:], start=1):
-            self.transport.send(replica, pixels[start:stop], labels[start:stop], start, total)
+        if not self.ahead:
+            self.send_shards(pixels, labels)
+        self.ahead = False
         start, stop = bounds[0]
         own = self.lead.gradients(pixels[start:stop], labels[start:stop], start, total)
         try:
@@ -271,54 +279,74 @@ class DataParallel:
                     self.model.optimizer.learning_rate)
         if math.isfinite(loss):  # else apply_gradients raises at once: nothing to send
             self.transport.apply(step)  # first: the others take it while the lead does
+            if upcoming is not None:
+                self.send_shards(*upcoming)
+                self.ahead = True
         try:
             self.model.apply_gradients(self.lead.layout.unflatten(step.gradient), loss, where)
         except TrainingDiverged:
             # The weights overflowed: the lead went back to the step before. The others took
             # the step too; they become copies of the lead again.
             if math.isfinite(loss):
+                self.ahead = False
+                self.transport.finish()
                 self.transport.sync(replica_state(self.model))
             raise
         return loss, correct / total
 
+    def send_shards(self, pixels: np.ndarray, labels: np.ndarray) -> None:
+        """The other replicas' shards of the batch (the lead's is the first)."""
+        total = len(pixels)
+        for replica, (start, stop) in enumerate(shard_bounds(total, self.workers)[1:], start=1):
+            self.transport.send(replica, pixels[start:stop], labels[start:stop], start, total)
+
     def finish(self) -> None:
         """Wait until the other replicas hold the lead's weights (they took every step)."""
+        self.ahead = False
         self.transport.finish()
 
 
 class LocalTransport:
-    """Replicas in this process, run one after another: the steps sent are taken at the next
-    `gather` (before its shards) or at `finish`, as a page's workers take them in order, or
-    (`at_once`) as soon as they are sent, as a page's worker may too. The same arithmetic as
-    the browser's workers do, for the tests (no speed-up: one thread)."""
+    """Replicas in this process, run one after another. Each replica takes what it is sent in
+    order, as a page's worker does: at the next `gather` or `finish`, or (`at_once`) as soon
+    as it is sent, as a page's worker may too. The same arithmetic as the browser's workers
+    do, for the tests (no speed-up: one thread)."""
 
     def __init__(self, size: int, at_once: bool = False) -> None:
         self.size, self.at_once = size, at_once
         self.replicas: list[Replica] = []
-        self.sent: dict[int, tuple] = {}
-        self.steps: list[Step] = []  # sent, not yet taken
+        self.queue: list[tuple[int, Step | tuple]] = []  # (replica, step or shard), in order
+        self.results: dict[int, ShardResult] = {}  # computed, not yet gathered
 
     def sync(self, state: dict) -> None:
         self.replicas = [Replica.from_state(state) for _ in range(self.size)]
-        self.steps = []
+        self.queue, self.results = [], {}
 
     def send(self, replica: int, pixels: np.ndarray, labels: np.ndarray, start: int,
              total: int) -> None:
-        self.sent[replica] = (pixels, labels, start, total)
+        self.queue.append((replica, (pixels, labels, start, total)))
+        if self.at_once:
+            self.take()
 
     def gather(self) -> list[ShardResult]:
-        self.finish()
-        results = [self.replicas[i - 1].gradients(*self.sent[i]) for i in range(1, self.size + 1)]
-        self.sent.clear()
+        self.take()
+        results = [self.results.pop(i) for i in range(1, self.size + 1)]
         return results
 
     def apply(self, step: Step) -> None:
-        self.steps.append(step)
+        self.queue.extend((replica, step) for replica in range(1, self.size + 1))
         if self.at_once:
-            self.finish()
+            self.take()
 
     def finish(self) -> None:
-        for step in self.steps:
-            for replica in self.replicas:
-                replica.apply(step)
-        self.steps = []
+        self.take()
+        self.results = {}
+
+    def take(self) -> None:
+        """Every replica takes what it was sent, in order."""
+        for replica, work in self.queue:
+            if isinstance(work, Step):
+                self.replicas[replica - 1].apply(work)
+            else:
+                self.results[replica] = self.replicas[replica - 1].gradients(*work)
+        self.queue = []

@@ -26,7 +26,9 @@ class BatchStep(Protocol):
     """What trains a batch instead of the model alone: nn/parallel.py's DataParallel."""
 
     def train_batch(self, pixels: np.ndarray, labels: np.ndarray,
-                    where: tuple[int, int] | None = None) -> tuple[float, float]: ...
+                    where: tuple[int, int] | None = None,
+                    upcoming: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[float, float]: ...
 
 _NAME_PREFIX = {
     "conv2d": "conv2d",
@@ -309,8 +311,12 @@ class Sequential:
             for batch in range(first, batches):
                 index = order[batch * batch_size : (batch + 1) * batch_size]
                 if self.parallel is not None:  # the batch's shards over several workers
+                    # The epoch's next batch too: the others can start it while the lead
+                    # finishes this one.
+                    following = order[(batch + 1) * batch_size : (batch + 2) * batch_size]
+                    upcoming = (x[following], labels[following]) if len(following) else None
                     loss, acc = self.parallel.train_batch(x[index], labels[index],
-                                                          (epoch + 1, batch + 1))
+                                                          (epoch + 1, batch + 1), upcoming)
                 else:
                     xb = self._images(x[index])
                     yb = one_hot(labels[index], dtype=xb.dtype)
