@@ -11,6 +11,13 @@ import { Channel, shared } from "./channel.js";
 
 let nextSeq = 1;
 
+// An answer may be rejected (its replica lost) before anyone awaits it, as a shard sent ahead
+// is between batches; settle() reads the rejection later. Until then it is no unhandled error.
+function unwatched(answer) {
+  answer.catch(() => {});
+  return answer;
+}
+
 class Member {
   constructor(settings, onChange, onLost) {
     this.state = "booting";
@@ -42,20 +49,20 @@ class Member {
   }
 
   ask(message, transfer = []) {
-    if (this.state !== "ready") return Promise.reject({ lost: true });
+    if (this.state !== "ready") return unwatched(Promise.reject({ lost: true }));
     const seq = nextSeq++;
     const answer = new Promise((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
     this.worker.postMessage({ ...message, seq }, transfer);
-    return answer;
+    return unwatched(answer);
   }
 
   /** `promise`, or its rejection with {lost: true} if the replica is lost first. */
   watch(promise) {
     const seq = nextSeq++;
-    return new Promise((resolve, reject) => {
+    return unwatched(new Promise((resolve, reject) => {
       this.waiting.set(seq, { resolve, reject });
       promise.then(resolve, reject).finally(() => this.waiting.delete(seq));
-    });
+    }));
   }
 
   /** Start a shard: through the channel (a new one when the shard does not fit), or a message. */
@@ -63,7 +70,7 @@ class Member {
     if (!shared) {
       return this.ask({ type: "step", pixels, labels, start, total }, [pixels.buffer, labels.buffer]);
     }
-    if (this.state !== "ready") return Promise.reject({ lost: true });
+    if (this.state !== "ready") return unwatched(Promise.reject({ lost: true }));
     if (!this.channel?.fits(pixels, labels)) {
       this.endRun(); // the replica leaves the old channel's loop, then serves the new one
       this.channel = Channel.create(this.floats, labels.length, pixels.length / Math.max(labels.length, 1));
@@ -189,9 +196,8 @@ export class Team {
   }
 
   // Shards sent ahead of a batch that never came (a Stop, a step that diverged): their
-  // answers are not wanted, nor their failures.
+  // answers are not wanted, nor their failures (each is unwatched()).
   dropPending() {
-    for (const answer of this.pending ?? []) answer?.catch(() => {});
     this.pending = [];
   }
 
