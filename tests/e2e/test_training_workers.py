@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import READY_TIMEOUT_MS, open_page, wait_ready
+from conftest import READY_TIMEOUT_MS, ROOT, open_page, wait_ready
 from pages import call
 from playwright.sync_api import Browser, Page
+
+from tests.e2e.static_site import StaticSite
 
 CODELAB = {"model": "tutorial", "trainSize": 5500, "validationSize": 1000, "epochs": 10,
            "batchSize": 512, "learningRate": 0.001, "seed": 0}
@@ -123,3 +125,29 @@ def test_a_lost_worker_ends_the_run_and_keeps_the_last_completed_batch(lab: Page
     resumed = train(lab, {"continue": True, "workers": 2})
     assert resumed["batches"] == uninterrupted["batches"]
     assert checksums(lab) == [expected, expected]
+
+
+def test_without_isolation_the_batches_go_as_messages_and_train_the_same_run(
+        lab: Page, browser: Browser) -> None:
+    """The lab's page is cross-origin isolated (build.py's headers): its batches cross through
+    shared memory. A page that is not (a plain static server, no service worker to add the
+    headers) has no SharedArrayBuffer, and they cross as messages. Only the transport
+    differs: the same run, bit for bit."""
+    shared = train(lab, {**SMALL, "workers": 2})
+    assert lab.evaluate("window.digitlab.state().workers.exchange") == "shared"
+    site = StaticSite(ROOT / "site", prefix="/digitlab/")
+    context, page, _ = open_page(browser)
+    try:
+        page.set_default_timeout(READY_TIMEOUT_MS)
+        page.goto(site.url)
+        wait_ready(page)
+        assert page.evaluate("crossOriginIsolated") is False
+        messages = train(page, {**SMALL, "workers": 2})
+        workers = page.evaluate("window.digitlab.state().workers")
+        assert (workers["active"], workers["exchange"]) == (2, "messages")
+        assert messages == shared
+        assert checksums(page) == checksums(lab)
+        assert page.errors == []
+    finally:
+        context.close()
+        site.stop()
