@@ -806,8 +806,11 @@ def warm_up(page: Page, config: dict[str, Any], count: int) -> dict[str, Any]:
 
 
 def timed_scaling_run(page: Page, config: dict[str, Any], count: int) -> dict[str, Any]:
-    """One timed train() on `count` workers, then every worker's heap and weights digest."""
+    """One timed train() on `count` workers (and the page's frame gaps meanwhile), then every
+    worker's heap and weights digest."""
+    page.evaluate(START_FRAME_GAPS)
     trained = page.evaluate(TIMED_TRAIN, {**config, "workers": count})
+    frames = page.evaluate(STOP_FRAME_GAPS)
     after = page.evaluate(REPLICAS)
     used = after["replicas"][:count]  # a run uses the first ready replicas, lead first
     checksums = [r["checksum"] for r in used]
@@ -819,6 +822,10 @@ def timed_scaling_run(page: Page, config: dict[str, Any], count: int) -> dict[st
         "heap_bytes": [r["wasmHeapBytes"] for r in used],
         "checksums": checksums,
         "checksums_equal": len(checksums) == count and len(set(checksums)) == 1,
+        "exchange": after["workers"]["exchange"],
+        "worst_frame_gap_ms": frames["worstMs"],
+        "p99_frame_gap_ms": frames["p99Ms"],
+        "frame_gaps_over_50ms": frames["over50ms"],
         "history": trained["history"],
     }
 
@@ -932,7 +939,8 @@ def headline_lines(result: EngineResult) -> list[str]:
                      f"{run['images_per_second']:>9.0f} {run['speedup']:>8.2f}x "
                      f"{100 * run['test_accuracy']:>8.2f}% {heaps:>18} "
                      f"{'-' if boot is None else f'{boot:.1f}':>7} "
-                     f"{'equal' if run['checksums_equal'] else 'DIFFER':>9}")
+                     f"{'equal' if run['checksums_equal'] else 'DIFFER':>9} "
+                     f"{run['worst_frame_gap_ms']:>9.0f}")
     return lines
 
 
@@ -966,7 +974,7 @@ def crossover_text(found: dict[str, Any]) -> str:
 
 def scaling_table(results: list[EngineResult], flops: dict[str, int]) -> str:
     header = (f"{'config':<8} {'N':>2} {'images/s':>9} {'speed-up':>9} {'test acc':>9} "
-              f"{'heap MiB/worker':>18} {'boot s':>7} {'weights':>9}")
+              f"{'heap MiB/worker':>18} {'boot s':>7} {'weights':>9} {'frame ms':>9}")
     lines = [f"machine: {cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
              "forward FLOPs per image: " + ", ".join(f"{m} {v:,}" for m, v in flops.items()),
              "", header, "-" * len(header)]
@@ -978,7 +986,11 @@ def scaling_table(results: list[EngineResult], flops: dict[str, int]) -> str:
     lines += ["", "speed-up: images/s over N=1's in the same page; heap: each worker's wasm heap"
                   " after the run, lead first (the lead's includes the earlier runs' peaks); "
                   "boot: the replicas' boot inside the first warm-up; weights: the replicas' "
-                  "checksums against the lead's"]
+                  "checksums against the lead's; frame: the page's worst gap between animation "
+                  "frames while it trained; exchange (how batches reach the other workers): "
+                  + (", ".join(sorted({str(run.get("exchange")) for result in results
+                                       for run in result.figures.get("runs", [])
+                                       if run["workers"] > 1})) or "-")]
     return "\n".join(lines)
 
 
