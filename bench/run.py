@@ -740,6 +740,7 @@ SWEEP_POINTS = [*(("tutorial", b) for b in (16, 32, 64, 128, 256, 512)),
                 *(("strong", b) for b in (16, 32, 64))]
 # Runs of a sweep point per N, in alternating order (a load change on the machine hits both).
 SWEEP_REPEATS = 5
+HEADLINE_REPEATS = 3  # the same for the codelab and strong runs
 # --scaling --quick, CI's smoke run: every step once, on a few hundred images.
 SCALING_QUICK = {"model": "tutorial", "trainSize": 512, "validationSize": 100, "epochs": 1,
                  "batchSize": 128, "learningRate": 0.001, "optimizer": "adam", "seed": 0}
@@ -777,6 +778,7 @@ class ScalingPlan:
     sweep: list[tuple[str, int]]  # (model, batch size)
     sweep_run: dict[str, Any]
     repeats: int
+    repeats_headline: int  # rounds of the headline configs (median images/s per N)
     test_size: int
     out: Path
     quick: bool
@@ -786,10 +788,10 @@ def scaling_plan(plan: Plan) -> ScalingPlan:
     cores = os.cpu_count() or 1
     if plan.quick:
         return ScalingPlan({"tiny": SCALING_QUICK}, [2, 1], [("tutorial", 128)],
-                           {**SWEEP_RUN, "trainSize": 512}, 1, QUICK_TEST_SIZE, plan.out, True)
+                           {**SWEEP_RUN, "trainSize": 512}, 1, 1, QUICK_TEST_SIZE, plan.out, True)
     return ScalingPlan({"codelab": SCALING_CODELAB, "strong": SCALING_STRONG},
                        [4, 2, 1] if cores >= 4 else [2, 1], SWEEP_POINTS, SWEEP_RUN,
-                       SWEEP_REPEATS, FULL_TEST_SIZE, plan.out, False)
+                       SWEEP_REPEATS, HEADLINE_REPEATS, FULL_TEST_SIZE, plan.out, False)
 
 
 def flops_per_image() -> dict[str, int]:
@@ -844,8 +846,12 @@ def measure_headline(browser: Browser, url: str, name: str, config: dict[str, An
                      plan: ScalingPlan) -> EngineResult:
     """One config on every N, in a page of its own (heaps of this config only). The largest N
     goes first: it boots all the replicas, and as shards grow with fewer workers, each
-    worker's heap after a run is that run's peak."""
+    worker's heap after a run is that run's peak. Then `plan.repeats_headline` rounds in all,
+    in alternating order: the speed is each N's median (a first run of freshly booted workers
+    still pays the browser's optimising compiles). Runs of one N are the same run, bit for
+    bit, so the test accuracy is measured after the first."""
     runs: list[dict[str, Any]] = []
+    extra: list[dict[str, Any]] = []
     with digitlab_page(browser, url) as page:
         for count in plan.counts:
             warm = warm_up(page, config, count)
@@ -855,12 +861,20 @@ def measure_headline(browser: Browser, url: str, name: str, config: dict[str, An
             # The first warm-up boots every replica; later ones find them ready.
             run["boot_seconds"] = warm["bootSeconds"] if not runs and count > 1 else None
             runs.append(run)
-            log(f"{name} N={count}: {run['images_per_second']:.0f} images/s, test accuracy "
-                f"{run['test_accuracy']:.4f}, warm-up {warm['seconds']:.1f} s")
+        for repeat in range(1, plan.repeats_headline):
+            for count in plan.counts[::-1] if repeat % 2 else plan.counts:
+                extra.append(timed_scaling_run(page, config, count))
+    for run in runs:
+        samples = [run["images_per_second"], *(r["images_per_second"] for r in extra
+                                               if r["workers"] == run["workers"])]
+        run["images_per_second_samples"] = samples
+        run["images_per_second"] = median(samples)
+        log(f"{name} N={run['workers']}: {run['images_per_second']:.0f} images/s (median of "
+            f"{len(samples)}), test accuracy {run['test_accuracy']:.4f}")
     solo = next(r["images_per_second"] for r in runs if r["workers"] == 1)
     for run in runs:
         run["speedup"] = run["images_per_second"] / solo
-    problems = [problem for run in runs for problem in run_problems(run)]
+    problems = [problem for run in runs + extra for problem in run_problems(run)]
     return EngineResult(f"scaling-{name}", {"config": config, "runs": runs},
                         "; ".join(problems) or None)
 
@@ -983,8 +997,10 @@ def scaling_table(results: list[EngineResult], flops: dict[str, int]) -> str:
             lines.append(f"{result.engine} ERROR: {result.error}")
         lines += sweep_lines(result) if result.engine == "scaling-sweep" \
             else headline_lines(result)
-    lines += ["", "speed-up: images/s over N=1's in the same page; heap: each worker's wasm heap"
-                  " after the run, lead first (the lead's includes the earlier runs' peaks); "
+    lines += ["", "images/s: the median of each N's runs (3 for codelab and strong), in "
+                  "alternating order; speed-up: over N=1's in the same page; heap: each "
+                  "worker's wasm heap after the run, lead first (the lead's includes the "
+                  "earlier runs' peaks); "
                   "boot: the replicas' boot inside the first warm-up; weights: the replicas' "
                   "checksums against the lead's; frame: the page's worst gap between animation "
                   "frames while it trained; exchange (how batches reach the other workers): "
