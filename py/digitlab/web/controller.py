@@ -67,10 +67,11 @@ RUN_SETTINGS = ("trainSize", "validationSize", "batchSize", "seed", "learningRat
 EPOCH_SETTINGS = ("trainSize", "batchSize", "seed")
 # `workers: 'auto'`: at most this many (the issue's default, min(cores, 4)), and fewer while a
 # worker's shard of a batch would be under MIN_SHARD_FLOPS forward FLOPs: below that the
-# messages and the wait for the slowest worker cost more than the shard saves (measured with
-# `bench/run.py --scaling`, see the README).
+# exchange and the wait for the slowest worker cost more than the shard saves (measured with
+# `bench/run.py --scaling`: on 2 cores two workers break even from 11-24 MFLOP a shard, and
+# win clearly from about 20; see the README).
 AUTO_WORKERS = 4
-MIN_SHARD_FLOPS = 70_000_000
+MIN_SHARD_FLOPS = 20_000_000
 # Where a model can come from (`source` in the state): trained here, a weights file, this
 # browser's storage at boot, a share link the reader accepted, the builder, the code cell.
 SOURCES = ("trained", "file", "stored", "link", "builder", "code")
