@@ -1,6 +1,6 @@
 // The lead worker's training replicas: Pyodide workers it starts itself (./replica.js), each a
 // copy of the model that computes one shard of every batch (py/digitlab/nn/parallel.py). The
-// lead's Python drives them through py/digitlab/web/team.py; this module only moves messages.
+// lead's Python drives them through py/digitlab/web/team.py; this module only moves the data.
 // A replica that crashes, runs out of memory or is ended is "lost": the step that waits on it
 // resolves with {lost: its number}, once the others answered, and the team goes on without it.
 //
