@@ -6,7 +6,7 @@
 // it waits for the result.
 
 /** Whether this page can share memory between its workers (and wait on it without blocking). */
-export const shared = typeof SharedArrayBuffer === "function" && self.crossOriginIsolated === true
+export const shared = typeof SharedArrayBuffer === "function" && globalThis.crossOriginIsolated === true
   && typeof Atomics.waitAsync === "function";
 
 // The header's int32 words.
