@@ -308,15 +308,17 @@ class Sequential:
                 continue
             first = initial_batch if epoch == initial_epoch else 0
             loss_sum, acc_sum = epoch_sums if epoch == initial_epoch else (0.0, 0.0)
+            upcoming = None  # the batch after this one, already cut (several workers)
             for batch in range(first, batches):
                 index = order[batch * batch_size : (batch + 1) * batch_size]
                 if self.parallel is not None:  # the batch's shards over several workers
+                    current = upcoming or (x[index], labels[index])
                     # The epoch's next batch too: the others can start it while the lead
                     # finishes this one.
                     following = order[(batch + 1) * batch_size : (batch + 2) * batch_size]
                     upcoming = (x[following], labels[following]) if len(following) else None
-                    loss, acc = self.parallel.train_batch(x[index], labels[index],
-                                                          (epoch + 1, batch + 1), upcoming)
+                    loss, acc = self.parallel.train_batch(*current, (epoch + 1, batch + 1),
+                                                          upcoming)
                 else:
                     xb = self._images(x[index])
                     yb = one_hot(labels[index], dtype=xb.dtype)
