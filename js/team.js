@@ -87,7 +87,7 @@ class Member {
       this.channel.apply(gradient, learningRate);
       return null;
     }
-    return this.ask({ type: "apply", apply: gradient, learningRate }, [gradient.buffer]);
+    return this.ask({ type: "apply", apply: gradient, learningRate }); // copied, not moved
   }
 
   /** The run is over: the replica leaves its channel, once it took every step. */
@@ -120,6 +120,7 @@ export class Team {
     this.members = [];
     this.active = [];
     this.pending = []; // this step's answers, replica order
+    this.applied = []; // the last step's, where replicas answer it (messages)
     this.lost = 0;
     this.changed = () => onChange(this.info());
   }
@@ -152,7 +153,7 @@ export class Team {
   sync(size, weights, dropout, backend) {
     for (const member of this.members) member.endRun(); // a run that ended without finish()
     this.active = this.members.filter((m) => m.state === "ready").slice(0, size);
-    this.dropPending();
+    this.pending = []; // a shard sent ahead of a batch that never came: not wanted (unwatched)
     this.applied = [];
     if (this.active.length < size) return Promise.resolve({ lost: this.active.length + 1 });
     const synced = this.settle(this.active.map((m) => m.ask({ type: "sync", weights, dropout, backend })));
@@ -181,28 +182,21 @@ export class Team {
   /** The step the lead took with the gathered gradients' sum (a Float32Array), on every
    *  replica of the run, without waiting for it. */
   apply(gradient, learningRate) {
-    this.applied = this.active.map((m, i) => m.apply(i === this.active.length - 1 ? gradient
-      : gradient.slice(), learningRate));
+    this.applied = this.active.map((m) => m.apply(gradient, learningRate));
   }
 
   /** Resolves once every replica of the run took every step: the run is over. */
   async finish() {
     const applied = await this.settleApplied();
     if (applied?.lost) return applied;
-    this.dropPending();
+    this.pending = []; // as in sync()
     for (const member of this.active) member.endRun();
     // A message is answered once the replica left its channel's loop: every step taken.
     return this.settle(this.active.map((m) => m.ask({ type: "ping" })));
   }
 
-  // Shards sent ahead of a batch that never came (a Stop, a step that diverged): their
-  // answers are not wanted, nor their failures (each is unwatched()).
-  dropPending() {
-    this.pending = [];
-  }
-
   async settleApplied() {
-    const applied = this.applied ?? [];
+    const applied = this.applied;
     this.applied = [];
     return applied.some(Boolean) ? this.settle(applied) : null; // none through channels
   }
