@@ -18,9 +18,11 @@ from playwright.sync_api import Browser, Page
 from tests.e2e.conftest import READY_TIMEOUT_MS, open_page, wait_ready
 from tests.e2e.pages import call, canvas_rgba, wait_phase
 
-# 1000 images in batches of 50: 20 batches an epoch.
-RUN = {"train-size": "1000", "validation-size": "200", "epochs": "3", "batch-size": "50"}
-BATCHES = 20
+# 4000 images in batches of 50: 80 batches an epoch, so an epoch lasts long enough (about half a
+# second) for a Stop pressed once the page shows its third batch to land inside it: the page
+# hears of batches at most 10 times a second.
+RUN = {"train-size": "4000", "validation-size": "200", "epochs": "3", "batch-size": "50"}
+BATCHES = 80
 SAVED_MODEL = """() => new Promise((resolve) => {
     const open = indexedDB.open('digitlab', 1);
     open.onupgradeneeded = () => open.result.createObjectStore('models');
