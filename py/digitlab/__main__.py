@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -17,6 +18,8 @@ from digitlab.i18n import describe
 from digitlab.nn import tfjs
 from digitlab.nn.metrics import confusion_matrix, per_class_accuracy, predicted_classes
 from digitlab.nn.optim import OPTIMIZERS, make_optimizer
+from digitlab.nn.parallel import DataParallel, ReplicaLost
+from digitlab.nn.processes import ProcessTransport, one_blas_thread
 from digitlab.nn.sequential import TrainingDiverged, TrainingRun
 from digitlab.nn.training import check_config
 from digitlab.nn.weights import BadWeights, load, save
@@ -86,26 +89,39 @@ def train(args: argparse.Namespace) -> dict:
                   "batchSize": args.batch_size, "learningRate": args.learning_rate,
                   "learningRateDecay": args.learning_rate_decay, "optimizer": args.optimizer,
                   "seed": args.seed})
-    data = load_data(args.data, train_size=args.train_size,
-                     validation_size=args.validation_size, seed=args.seed)
-    model = build_model(args.model, seed=args.seed)
-    model.compile(make_optimizer(args.optimizer, args.learning_rate))
-    if not args.json:
-        print(model.summary_text())
-    x, y = data.train_set()
-    validation = data.validation_set() if args.validation_size else None
-    progress = Progress(len(x) * args.epochs)
-    start = time.perf_counter()
-    run = TrainingRun(model, x, y, args.batch_size, args.epochs, validation, args.seed,
-                      learning_rate_decay=args.learning_rate_decay)
-    try:
-        with run:
-            for event in run:
-                progress.update(event)
-    except TrainingDiverged:
-        sys.stderr.write("\n")  # its message (main) starts on a line of its own
-        raise
-    seconds = time.perf_counter() - start
+    if args.workers < 1:
+        raise CliError(f"--workers must be at least 1, got {args.workers}")
+    # The replica processes start first: they import NumPy while this one loads the data.
+    with ProcessTransport(args.workers - 1) as transport:
+        data = load_data(args.data, train_size=args.train_size,
+                         validation_size=args.validation_size, seed=args.seed)
+        model = build_model(args.model, seed=args.seed)
+        model.compile(make_optimizer(args.optimizer, args.learning_rate))
+        if not args.json:
+            print(model.summary_text())
+        x, y = data.train_set()
+        validation = data.validation_set() if args.validation_size else None
+        progress = Progress(len(x) * args.epochs)
+        start = time.perf_counter()
+        run = TrainingRun(model, x, y, args.batch_size, args.epochs, validation, args.seed,
+                          learning_rate_decay=args.learning_rate_decay)
+        if args.workers > 1:
+            model.parallel = DataParallel(model, transport)
+        try:
+            with run, (one_blas_thread() if args.workers > 1 else contextlib.nullcontext()):
+                for event in run:
+                    progress.update(event)
+            if model.parallel is not None:
+                model.parallel.finish()
+        except (TrainingDiverged, ReplicaLost) as e:
+            sys.stderr.write("\n")  # its message (main) starts on a line of its own
+            if isinstance(e, ReplicaLost):
+                raise CliError(f"worker process {e.replica} ended during training "
+                               "(its error, if it printed one, is above)") from None
+            raise
+        finally:
+            model.parallel = None
+        seconds = time.perf_counter() - start
     if args.save:
         Path(args.save).write_bytes(save(model, model.optimizer))
     result = {
@@ -117,6 +133,7 @@ def train(args: argparse.Namespace) -> dict:
         "history": run.history,
         "test_accuracy": test_report(model, data)["test_accuracy"],
         "seconds": round(seconds, 3),
+        "workers": args.workers,
     }
     if not args.json:
         print(f"test accuracy {result['test_accuracy']:.4f} after {seconds:.1f}s of training")
@@ -202,6 +219,9 @@ def parser() -> argparse.ArgumentParser:
                    help="multiply the learning rate by this after every epoch (extension)")
     t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULTS["optimizer"])
     t.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    t.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="train on N processes, each with one BLAS thread: the batch split "
+                        "between them (default 1: one process, BLAS on every core)")
     t.add_argument("--data", type=Path, default=default_data_dir())
     t.add_argument("--save", metavar="FILE")
     t.add_argument("--json", action="store_true", help="last stdout line: one JSON object")

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,5 +82,28 @@ def test_bad_split_is_a_one_line_error(data_dir):
 def test_help_lists_the_contract_flags():
     out = run_cli("train", "--help").stdout
     for flag in ["--model", "--train-size", "--validation-size", "--epochs", "--batch-size",
-                 "--learning-rate", "--optimizer", "--seed", "--data", "--save", "--json"]:
+                 "--learning-rate", "--optimizer", "--seed", "--data", "--save", "--json",
+                 "--workers"]:
         assert flag in out
+
+
+def test_workers_share_each_batch_and_train_as_one_process(codelab_run):
+    """--workers 2: each batch split over this process and one replica process. The same
+    batches as one process; the shards' gradients are summed in another order, which moves
+    the losses by float32 rounding only (seen: 1.8e-7 of the loss over these 22 steps)."""
+    result = run_cli("train", "--json", "--epochs", "2", "--workers", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = last_json(result.stdout)
+    assert report["workers"] == 2
+    one = last_json(codelab_run[0].stdout)
+    assert one["workers"] == 1
+    losses = [batch["loss"] for batch in report["history"]["batches"]]
+    expected = [batch["loss"] for batch in one["history"]["batches"][: len(losses)]]
+    assert len(losses) == 2 * 11
+    np.testing.assert_allclose(losses, expected, rtol=2e-5, atol=0)
+
+
+def test_workers_below_one_is_a_one_line_error(data_dir):
+    result = run_cli("train", "--workers", "0", "--data", str(data_dir))
+    assert result.returncode == 2 and "--workers must be at least 1, got 0" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
