@@ -525,10 +525,11 @@ def run_tfjs(browser: Browser, url: str, backend: str, plan: Plan) -> EngineResu
     return result
 
 
-def run_cpython(plan: Plan) -> EngineResult:
-    """`python -m digitlab train --json`: native NumPy, the reference for the same code."""
+def run_cpython(plan: Plan, workers: int = 1) -> EngineResult:
+    """`python -m digitlab train --json`: native NumPy, the reference for the same code; on
+    `workers` processes (`--workers`, each with one BLAS thread) when above 1."""
     config = plan.config
-    command = [sys.executable, "-m", "digitlab", "train", "--json",
+    command = [sys.executable, "-m", "digitlab", "train", "--json", "--workers", str(workers),
                "--train-size", str(config["trainSize"]),
                "--validation-size", str(config["validationSize"]),
                "--epochs", str(config["epochs"]), "--batch-size", str(config["batchSize"]),
@@ -539,7 +540,7 @@ def run_cpython(plan: Plan) -> EngineResult:
     if completed.returncode != 0:
         raise RuntimeError(f"exit {completed.returncode}: {completed.stderr.strip()[-2000:]}")
     report = json.loads(completed.stdout.strip().splitlines()[-1])
-    result = EngineResult("cpython")
+    result = EngineResult("cpython" if workers == 1 else f"cpython-{workers}")
     result.figures = {
         **training_figures(report["seconds"], config),
         "test_accuracy": report["test_accuracy"],
@@ -1098,6 +1099,8 @@ def run_all(plan: Plan) -> list[EngineResult]:
                 run_digitlab_strong, browser, digitlab_url)))
     # After the browser: CPython gets both cores to itself, as the page engines did.
     results.append(attempt("cpython", functools.partial(run_cpython, plan)))
+    # The CLI on two processes: one per core here, as the page's two workers.
+    results.append(attempt("cpython-2", functools.partial(run_cpython, plan, 2)))
     return results
 
 
