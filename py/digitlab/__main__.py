@@ -105,20 +105,22 @@ def train(args: argparse.Namespace) -> dict:
         start = time.perf_counter()
         run = TrainingRun(model, x, y, args.batch_size, args.epochs, validation, args.seed,
                           learning_rate_decay=args.learning_rate_decay)
-        if args.workers > 1:
+        sharing = args.workers > 1
+        if sharing:
             model.parallel = DataParallel(model, transport)
         try:
-            with run, (one_blas_thread() if args.workers > 1 else contextlib.nullcontext()):
+            with run, (one_blas_thread() if sharing else contextlib.nullcontext()):
                 for event in run:
                     progress.update(event)
-            if model.parallel is not None:
+            if sharing:
                 model.parallel.finish()
-        except (TrainingDiverged, ReplicaLost) as e:
+        except TrainingDiverged:
             sys.stderr.write("\n")  # its message (main) starts on a line of its own
-            if isinstance(e, ReplicaLost):
-                raise CliError(f"worker process {e.replica} ended during training "
-                               "(its error, if it printed one, is above)") from None
             raise
+        except ReplicaLost as e:
+            sys.stderr.write("\n")
+            raise CliError(f"worker process {e.replica} ended during training "
+                           "(its error, if it printed one, is above)") from None
         finally:
             model.parallel = None
         seconds = time.perf_counter() - start

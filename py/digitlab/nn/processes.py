@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from digitlab import backend
 from digitlab.nn.parallel import Replica, ReplicaLost, ShardResult, Step
 
 FRAME = struct.Struct("<II")  # header bytes, payload bytes
@@ -67,7 +68,7 @@ def write_frame(stream: BinaryIO, header: dict, arrays: tuple[np.ndarray, ...] =
         for part in payload:
             stream.write(part)
         stream.flush()
-    except (BrokenPipeError, ValueError, OSError) as e:  # ValueError: closed by us
+    except (OSError, ValueError) as e:  # a broken pipe; ValueError: closed on our side
         raise ChannelClosed from e
 
 
@@ -107,8 +108,6 @@ def serve(inbox: BinaryIO, outbox: BinaryIO) -> None:
             return
         op = header["op"]
         if op == "sync":
-            from digitlab import backend
-
             backend.set_backend(header["backend"])
             replica = Replica.from_state({"weights": arrays[0].tobytes(),
                                           "dropout": header["dropout"]})
