@@ -5,7 +5,7 @@
 import { refuse, start } from "./api.js";
 import { setupControls } from "./controls.js";
 import { cacheForOffline, setupOffline } from "./offline.js";
-import { browserProblem } from "./rpc.js";
+import { browserProblem } from "./early.js";
 
 setupControls();
 const problem = browserProblem();

@@ -7,6 +7,7 @@
 // banner, the controls) is left to the hooks in `on`, which ./controls.js fills in: this
 // module imports none of the page's own modules.
 import { memoryBudget } from "./budget.js";
+import { newWorker, takeEarlyWorker } from "./early.js";
 import { formatNumber, messageFor, t } from "./i18n.js";
 import { SCHEMA } from "./schema.js";
 
@@ -67,29 +68,6 @@ export function codedError(code, message, data = {}) {
   return error;
 }
 
-// ---------------------------------------------------------------- what the browser must have
-
-function supportsModuleWorkers() {
-  let supported = false;
-  try {
-    const options = { get type() { supported = true; return "module"; } };
-    new Worker("http://[", options); // an invalid URL: throws before anything is fetched
-  } catch {
-    // Only the getter matters: options are read before the URL is parsed.
-  }
-  return supported;
-}
-
-/** The first feature the page needs that this browser lacks, or null. */
-export function browserProblem() {
-  if (typeof WebAssembly !== "object") return "WebAssembly";
-  if (!supportsModuleWorkers()) return "module Web Workers";
-  if (typeof OffscreenCanvas === "undefined" || !HTMLCanvasElement.prototype.transferControlToOffscreen) {
-    return "OffscreenCanvas";
-  }
-  return null;
-}
-
 // ---------------------------------------------------------------- boot
 
 // A canvas can be transferred once; a Retry needs fresh elements for the new worker.
@@ -146,7 +124,7 @@ export function startWorker() {
   const readyPromise = new Promise((resolve, reject) => { readyResolvers = { resolve, reject }; });
   readyPromise.catch(() => {}); // callers get the rejection through digitlab.ready
 
-  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  worker = takeEarlyWorker() ?? newWorker();
   worker.onmessage = (event) => onWorkerMessage(event.data);
   worker.onerror = (event) => failBoot({ stage: "runtime", code: "RUNTIME", message: event.message || "worker failed to start" });
   const canvases = {};

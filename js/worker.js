@@ -119,50 +119,28 @@ function prefetch(url) {
     bytes: response.ok ? new Uint8Array(await response.arrayBuffer()) : null,
   }));
 }
-// The sprite's image data is inflated here too, by the browser's own zlib, while the runtime
-// starts: Python then only checks the chunks and undoes the few filtered rows.
-async function inflatedGray8(png) {
-  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
-  const idat = [];
-  let header = null;
-  for (let at = 8; at + 8 <= png.byteLength;) {
-    const length = view.getUint32(at);
-    const kind = String.fromCharCode(...png.subarray(at + 4, at + 8));
-    if (kind === "IHDR") header = { width: view.getUint32(at + 8), height: view.getUint32(at + 12), kind: png.subarray(at + 16, at + 21).join(",") };
-    else if (kind === "IDAT") idat.push(png.subarray(at + 8, at + 8 + length));
-    else if (kind === "IEND") break;
-    at += 12 + length;
-  }
-  // 8-bit grayscale, deflate, standard filters, not interlaced; anything else is Python's.
-  if (!header || header.kind !== "8,0,0,0,0") return null;
-  const { width, height } = header;
-  const out = new Uint8Array(height * (width + 1));
-  const reader = new Blob(idat).stream().pipeThrough(new DecompressionStream("deflate")).getReader();
-  let filled = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (filled + value.byteLength > out.byteLength) return null;
-    out.set(value, filled);
-    filled += value.byteLength;
-  }
-  if (filled !== out.byteLength) return null;
-  // Rows without their filter bytes, so Python copies them once, straight into its array.
-  const rows = new Uint8Array(height * width);
-  const filters = new Uint8Array(height);
-  for (let y = 0; y < height; y += 1) {
-    filters[y] = out[y * (width + 1)];
-    rows.set(out.subarray(y * (width + 1) + 1, (y + 1) * (width + 1)), y * width);
-  }
-  return { width, height, rows, filters };
-}
-
-async function prefetchSprite() {
-  const download = await timed("dataFetch", () => prefetch(DATA_URLS.sprite));
-  if (!download.ok) return download;
-  // Any problem (a corrupt or unusual file) leaves the whole decoding, and its report, to Python.
-  const inflated = await timed("dataInflate", () => inflatedGray8(download.bytes).catch(() => null));
-  return { ...download, inflated };
+// The sprite (10.7 MB, inflated to 51 MB) is fetched and inflated by a worker of its own
+// (./sprite.js), on another core: inflating it here would hold this thread while the
+// runtime starts on it. Its progress and timings come back with it.
+function prefetchSprite() {
+  return new Promise((resolve, reject) => {
+    const helper = new Worker(new URL("./sprite.js", import.meta.url), { type: "module" });
+    helper.onmessage = ({ data }) => {
+      if (data.type === "boot") {
+        postMessage(data);
+        return;
+      }
+      helper.terminate();
+      Object.assign(bootTimings, data.timings);
+      if (data.type === "failed") reject(new Error(data.message));
+      else resolve(data.download);
+    };
+    helper.onerror = (event) => {
+      helper.terminate();
+      reject(new Error(event.message || "the sprite's worker failed to start"));
+    };
+    helper.postMessage({ url: DATA_URLS.sprite });
+  });
 }
 
 let dataDownloads = { sprite: prefetchSprite(), labels: prefetch(DATA_URLS.labels) };
@@ -233,16 +211,22 @@ function loadDeferred() {
   return deferred;
 }
 
-async function boot(canvases, settings, interruptBuffer) {
-  let pyodide;
-  bootTimings.runtime = [workerStart];
+// The runtime starts loading with the worker, not when the page's "init" arrives: the page
+// starts this worker before its own modules have run (./early.js).
+const runtime = (async () => {
   try {
     const { loadPyodide } = await import(PYODIDE_DIR + "pyodide.mjs");
-    pyodide = await loadPyodide({ indexURL: PYODIDE_DIR, lockFileURL: PYODIDE_DIR + "pyodide-lock.json" });
+    return await loadPyodide({ indexURL: PYODIDE_DIR, lockFileURL: PYODIDE_DIR + "pyodide-lock.json" });
   } catch (error) {
     throw new StageError("runtime", "RUNTIME", `pyodide.asm.wasm: ${error.message}`);
+  } finally {
+    bootTimings.runtime = [workerStart, epochNow()];
   }
-  bootTimings.runtime.push(epochNow());
+})();
+runtime.catch(() => {}); // boot() reports it
+
+async function boot(canvases, settings, interruptBuffer) {
+  const pyodide = await runtime;
   pyodideModule = pyodide;
   if (interruptBuffer) pyodide.setInterruptBuffer(interruptBuffer); // Stop for code cells
   // NumPy only: Pillow waits until after ready (loadDeferred), unless the sprite needs it.
