@@ -95,8 +95,18 @@ async function cacheAll(strict) {
   return failed.length === 0;
 }
 
+// Hashing and storing what a first visit fetches would take the CPU from the page's boot:
+// it waits until the page asks for the rest ("fill", once Python is ready), or a while.
+const KEEP_WAIT_MS = 30_000;
+let pageReady;
+const pageReadyOrLater = new Promise((resolve) => {
+  pageReady = resolve;
+  setTimeout(resolve, KEEP_WAIT_MS);
+});
+
 // The network's copy of a file the cache lacks, kept (once checked) for next time.
 async function keep(path, response) {
+  await pageReadyOrLater;
   const body = await response.arrayBuffer();
   if (await sha256(body) !== FILES[path]) return;
   await (await caches.open(CACHE)).put(keyOf(path), forCache(path, body, response.headers));
@@ -148,6 +158,7 @@ self.addEventListener("message", (event) => {
   if (type === "skip-waiting") {
     self.skipWaiting();
   } else if (type === "fill") {
+    pageReady();
     event.waitUntil(cacheAll(false).then((complete) => {
       event.source?.postMessage({ type: "filled", version: VERSION, complete });
     }));
