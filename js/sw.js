@@ -120,9 +120,16 @@ async function cached(path) {
   }
 }
 
+// Only a page and a worker's script need the headers (isolation, and the CSP a worker gets
+// from its own script's response). Everything else, from the cache, goes out as the cache's
+// own response: a Response made here would lose what the browser keeps beside the cached
+// copy, V8's compiled code for the runtime's WebAssembly, and the runtime would be compiled
+// again on every visit. Its SHA_HEADER tells ../js/worker.js that the copy was checked.
+const NEEDS_HEADERS = new Set(["document", "iframe", "worker", "sharedworker"]);
+
 async function respond(event, path) {
   const copy = path === null ? undefined : await cached(path);
-  if (copy) return withHeaders(copy);
+  if (copy) return NEEDS_HEADERS.has(event.request.destination) ? withHeaders(copy) : copy;
   const response = await fetch(event.request);
   if (path !== null && response.status === 200 && response.type === "basic") {
     event.waitUntil(keep(path, response.clone()).catch(() => {}));
