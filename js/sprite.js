@@ -4,6 +4,7 @@
 // {download: {ok, status, bytes, inflated}, timings}, the buffers transferred, not copied.
 
 const epochNow = () => performance.timeOrigin + performance.now();
+const PROGRESS_EVERY_MS = 100;
 
 async function download(url, timings) {
   const start = epochNow();
@@ -15,14 +16,19 @@ async function download(url, timings) {
   const total = Number(response.headers.get("content-length")) || 0;
   const chunks = [];
   let loaded = 0;
+  let posted = 0;
   const reader = response.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
     loaded += value.byteLength;
-    postMessage({ type: "boot", stage: "data", url, loaded, total });
+    if (performance.now() - posted >= PROGRESS_EVERY_MS) { // not a repaint per chunk
+      posted = performance.now();
+      postMessage({ type: "boot", stage: "data", url, loaded, total });
+    }
   }
+  postMessage({ type: "boot", stage: "data", url, loaded, total });
   const bytes = new Uint8Array(await new Blob(chunks).arrayBuffer());
   timings.dataFetch = [start, epochNow()];
   return { ok: true, status: response.status, bytes };
@@ -73,7 +79,16 @@ async function prefetchSprite() {
   return { ...download, inflated };
 }
 
-self.onmessage = async ({ data: { url } }) => {
+// Inflating waits for "inflate": on a first visit the runtime's WebAssembly is compiled on
+// every core, and the sprite's 300 ms of zlib would slow that more than it gains.
+let mayInflate;
+const inflateNow = new Promise((resolve) => { mayInflate = resolve; });
+
+self.onmessage = async ({ data: { url, type } }) => {
+  if (type === "inflate") {
+    mayInflate();
+    return;
+  }
   const timings = {};
   let result;
   try {
@@ -84,6 +99,7 @@ self.onmessage = async ({ data: { url } }) => {
     return;
   }
   if (result.ok) {
+    await inflateNow;
     const start = epochNow();
     // Any problem (a corrupt or unusual file) leaves the whole decoding, and its report, to Python.
     result.inflated = await inflatedGray8(result.bytes).catch(() => null);

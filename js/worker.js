@@ -92,10 +92,20 @@ globalThis.fetch = async (input, init) => {
   return response;
 };
 
+// How often a download's progress reaches the page: every chunk would be hundreds of
+// messages, each a repaint of the boot's progress bars.
+const PROGRESS_EVERY_MS = 100;
+
+// A copy from the service worker's cache says that it checked the file's sha256 when it kept
+// it (../js/sw.js): hashing it again would only take the CPU from the runtime's start.
+const SW_CHECKED = "X-DigitLab-SHA256";
+
 async function watch(copy, stage, url, name) {
   const total = Number(copy.headers.get("content-length")) || 0;
-  const kept = RUNTIME_SHA256[name] ? [] : null;
+  const expected = RUNTIME_SHA256[name];
+  const kept = expected && copy.headers.get(SW_CHECKED) !== expected ? [] : null;
   let loaded = 0;
+  let posted = 0;
   try {
     const reader = copy.body.getReader();
     for (;;) {
@@ -103,11 +113,15 @@ async function watch(copy, stage, url, name) {
       if (done) break;
       loaded += value.byteLength;
       kept?.push(value);
-      postMessage({ type: "boot", stage, url, loaded, total });
+      if (performance.now() - posted >= PROGRESS_EVERY_MS) {
+        posted = performance.now();
+        postMessage({ type: "boot", stage, url, loaded, total });
+      }
     }
   } catch {
     return; // the download failed: whoever reads the response itself reports it
   }
+  postMessage({ type: "boot", stage, url, loaded, total });
   if (kept) verifyRuntimeFile(name, new Blob(kept).stream());
 }
 
@@ -122,15 +136,19 @@ function prefetch(url) {
 // The sprite (10.7 MB, inflated to 51 MB) is fetched and inflated by a worker of its own
 // (./sprite.js), on another core: inflating it here would hold this thread while the
 // runtime starts on it. Its progress and timings come back with it.
+let spriteWorker = null;
+
 function prefetchSprite() {
   return new Promise((resolve, reject) => {
     const helper = new Worker(new URL("./sprite.js", import.meta.url), { type: "module" });
+    spriteWorker = helper;
     helper.onmessage = ({ data }) => {
       if (data.type === "boot") {
         postMessage(data);
         return;
       }
       helper.terminate();
+      spriteWorker = null;
       Object.assign(bootTimings, data.timings);
       if (data.type === "failed") reject(new Error(data.message));
       else resolve(data.download);
@@ -221,6 +239,7 @@ const runtime = (async () => {
     throw new StageError("runtime", "RUNTIME", `pyodide.asm.wasm: ${error.message}`);
   } finally {
     bootTimings.runtime = [workerStart, epochNow()];
+    spriteWorker?.postMessage({ type: "inflate" }); // see ./sprite.js
   }
 })();
 runtime.catch(() => {}); // boot() reports it
