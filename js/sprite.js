@@ -9,7 +9,7 @@ const PROGRESS_EVERY_MS = 100;
 async function download(url, timings) {
   const start = epochNow();
   const response = await fetch(url);
-  if (!response.ok || !response.body) {
+  if (!response.ok) {
     timings.dataFetch = [start, epochNow()];
     return { ok: false, status: response.status, bytes: null };
   }
@@ -69,14 +69,6 @@ async function inflatedGray8(png) {
     rows.set(out.subarray(y * (width + 1) + 1, (y + 1) * (width + 1)), y * width);
   }
   return { width, height, rows, filters };
-}
-
-async function prefetchSprite() {
-  const download = await timed("dataFetch", () => prefetch(DATA_URLS.sprite));
-  if (!download.ok) return download;
-  // Any problem (a corrupt or unusual file) leaves the whole decoding, and its report, to Python.
-  const inflated = await timed("dataInflate", () => inflatedGray8(download.bytes).catch(() => null));
-  return { ...download, inflated };
 }
 
 // Inflating waits for "inflate": on a first visit the runtime's WebAssembly is compiled on

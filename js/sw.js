@@ -124,7 +124,7 @@ async function cached(path) {
 // from its own script's response). Everything else, from the cache, goes out as the cache's
 // own response: a Response made here would lose what the browser keeps beside the cached
 // copy, V8's compiled code for the runtime's WebAssembly, and the runtime would be compiled
-// again on every visit. Its SHA_HEADER tells ../js/worker.js that the copy was checked.
+// again on every visit. Its SHA_HEADER tells js/worker.js that the copy was checked.
 const NEEDS_HEADERS = new Set(["document", "iframe", "worker", "sharedworker"]);
 
 async function respond(event, path) {

@@ -97,7 +97,7 @@ globalThis.fetch = async (input, init) => {
 const PROGRESS_EVERY_MS = 100;
 
 // A copy from the service worker's cache says that it checked the file's sha256 when it kept
-// it (../js/sw.js): hashing it again would only take the CPU from the runtime's start.
+// it (js/sw.js): hashing it again would only take the CPU from the runtime's start.
 const SW_CHECKED = "X-DigitLab-SHA256";
 
 async function watch(copy, stage, url, name) {
